@@ -209,6 +209,11 @@ int es_store_append(struct es_store *s, const char *stream, size_t stream_len,
                     const struct es_payload *events, size_t n_events, int64_t expected_version,
                     struct es_append_result *res);
 
+/* Makes every event appended before the call durable (fdatasync), whatever
+ * the sync mode; done(arg, rc, NULL) is called from the writer thread. For
+ * fsync(2) under ES_SYNC_BATCH and ES_SYNC_NONE. */
+int es_store_sync_async(struct es_store *s, es_append_done_fn done, void *arg);
+
 /* Seals the active segment: fsync, footer, zstd blocks, atomic rename into
  * segments/, fsync of the directory. done(arg, rc, NULL) is called (from a
  * store thread) once every event appended before the call is in a sealed
@@ -239,6 +244,7 @@ struct es_log_info {
     uint64_t all_view_bytes; /* size of ES_VIEW_ALL */
     uint32_t n_streams;
     uint32_t n_sealed_segments;
+    int64_t last_ts_ns;      /* timestamp of the last event, 0 when empty */
 };
 void es_store_log_info(struct es_store *s, struct es_log_info *out);
 

@@ -412,14 +412,14 @@ int es_store_append(struct es_store *s, const char *stream, size_t stream_len,
     return rc;
 }
 
-int es_store_seal_async(struct es_store *s, es_append_done_fn done, void *arg)
+static int queue_control(struct es_store *s, int kind, es_append_done_fn done, void *arg)
 {
     if (s->opt.read_only)
-        return es_fail(ES_EREADONLY, "seal of a read-only store");
+        return es_fail(ES_EREADONLY, "%s of a read-only store", kind == REQ_SEAL ? "seal" : "sync");
     struct append_req *r = calloc(1, sizeof(*r));
     if (!r)
-        return es_fail(-ENOMEM, "seal request");
-    r->kind = REQ_SEAL;
+        return es_fail(-ENOMEM, "control request");
+    r->kind = kind;
     r->done = done;
     r->done_arg = arg;
     r->queued_ns = es_mono_ns();
@@ -427,6 +427,16 @@ int es_store_seal_async(struct es_store *s, es_append_done_fn done, void *arg)
     if (rc)
         free(r);
     return rc;
+}
+
+int es_store_seal_async(struct es_store *s, es_append_done_fn done, void *arg)
+{
+    return queue_control(s, REQ_SEAL, done, arg);
+}
+
+int es_store_sync_async(struct es_store *s, es_append_done_fn done, void *arg)
+{
+    return queue_control(s, REQ_SYNC, done, arg);
 }
 
 int es_store_seal(struct es_store *s)
@@ -452,6 +462,7 @@ void es_store_log_info(struct es_store *s, struct es_log_info *out)
     out->n_streams = es_index_n_streams(s->ix);
     uint64_t sealed_bytes;
     es_log_counts(s->log, &out->n_sealed_segments, &sealed_bytes);
+    out->last_ts_ns = out->last_pos ? es_log_last_ts(s->log) : 0;
 }
 
 int es_store_stream_info(struct es_store *s, const char *name, size_t len, struct es_stream_info *out)

@@ -36,7 +36,7 @@ struct append_event {
 
 struct append_req {
     struct append_req *next;
-    enum { REQ_APPEND, REQ_SEAL } kind;
+    enum { REQ_APPEND, REQ_SEAL, REQ_SYNC } kind;
     const char *stream;
     size_t stream_len;
     size_t n_events;

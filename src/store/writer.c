@@ -43,7 +43,7 @@ struct overlay_slot {
 
 struct turn {
     struct append_req *appends, **appends_tail;
-    struct append_req *seals, **seals_tail;
+    struct append_req *controls, **controls_tail;
     struct overlay_slot *slots;
     size_t cap;
     struct es_event *evs;
@@ -119,13 +119,13 @@ static void turn_release(struct turn *t)
 }
 
 /* Takes the queue: appends up to MAX_TURN_BYTES (at least one), and every
- * seal request queued before the first append left behind. */
+ * seal or sync request queued before the first append left behind. */
 static void take_queue(struct es_store *s, struct turn *t, size_t *n_reqs, size_t *n_events)
 {
     t->appends = NULL;
     t->appends_tail = &t->appends;
-    t->seals = NULL;
-    t->seals_tail = &t->seals;
+    t->controls = NULL;
+    t->controls_tail = &t->controls;
     *n_reqs = *n_events = 0;
     size_t bytes = 0;
     while (s->q_head) {
@@ -136,9 +136,9 @@ static void take_queue(struct es_store *s, struct turn *t, size_t *n_reqs, size_
         if (!s->q_head)
             s->q_tail = NULL;
         r->next = NULL;
-        if (r->kind == REQ_SEAL) {
-            *t->seals_tail = r;
-            t->seals_tail = &r->next;
+        if (r->kind != REQ_APPEND) {
+            *t->controls_tail = r;
+            t->controls_tail = &r->next;
             continue;
         }
         *t->appends_tail = r;
@@ -169,6 +169,7 @@ static void metrics_after_turn(struct es_store *s, struct turn *t, size_t n_publ
     }
     if (n_published) {
         m->events += n_published;
+        m->log_bytes += s->frames.len;
         m->batches++;
         es_hist_add(&m->batch_events, es_batch_bounds, (double)n_published);
     }
@@ -335,14 +336,20 @@ static void complete(struct es_store *s, struct turn *t, size_t n_published)
     }
 }
 
-static void handle_seals(struct es_store *s, struct turn *t)
+/* Seal and sync requests, after the appends queued with them. */
+static void handle_controls(struct es_store *s, struct turn *t)
 {
-    while (t->seals) {
-        struct append_req *r = t->seals;
-        t->seals = r->next;
+    while (t->controls) {
+        struct append_req *r = t->controls;
+        t->controls = r->next;
         int rc = atomic_load(&s->poisoned) ? ES_EFAILED : 0;
         if (rc == 0 && s->unsynced)
             rc = do_sync(s);
+        if (r->kind == REQ_SYNC) {
+            r->done(r->done_arg, rc, NULL);
+            free(r);
+            continue;
+        }
         uint64_t target = es_log_last_pos(s->log);
         if (rc == 0 && (rc = es_log_rotate(s->log)) != 0)
             es_logf(&s->lg, ES_LOG_ERROR, "seal: starting a new segment failed: %s",
@@ -448,7 +455,7 @@ void *es_writer_main(void *arg)
                 complete(s, &t, n);
             }
         }
-        handle_seals(s, &t);
+        handle_controls(s, &t);
         after_turn(s);
         batch_sync_if_due(s);
         if (closing)
