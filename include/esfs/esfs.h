@@ -81,11 +81,11 @@ const char *es_error_detail(void);
 
 /* ---- limits ------------------------------------------------------------ */
 
-#define ES_FORMAT_VERSION 1u
-#define ES_STREAM_NAME_MAX 255u
-#define ES_TYPE_MAX 65535u                  /* longer types are stored as empty */
+#define ES_FORMAT_VERSION        1u
+#define ES_STREAM_NAME_MAX       255u
+#define ES_TYPE_MAX              65535u      /* longer types are stored as empty */
 #define ES_MAX_EVENT_BYTES_LIMIT (64u << 20) /* upper bound for max_event_bytes */
-#define ES_VERSION_ANY (-1)                 /* expected_version: no check */
+#define ES_VERSION_ANY           (-1)        /* expected_version: no check */
 
 /* Validates a stream name. 0, ES_EBADNAME or ES_ENAMELEN. */
 int es_stream_name_check(const char *name, size_t len);
@@ -124,14 +124,14 @@ typedef void (*es_commit_fn)(void *arg, const struct es_commit *commit);
 
 struct es_options {
     enum es_sync sync;
-    uint32_t sync_batch_ms;       /* ES_SYNC_BATCH interval, >= 1 */
-    uint64_t segment_bytes;       /* seal the active segment at this size */
-    uint32_t max_event_bytes;     /* largest payload accepted */
-    bool read_only;               /* never write to the store directory */
-    bool compress;                /* zstd blocks in sealed segments */
-    int compress_level;           /* zstd level */
-    size_t block_cache_bytes;     /* decompressed sealed blocks kept in RAM */
-    uint64_t checkpoint_events;   /* index checkpoint after this many events */
+    uint32_t sync_batch_ms;     /* ES_SYNC_BATCH interval, >= 1 */
+    uint64_t segment_bytes;     /* seal the active segment at this size */
+    uint32_t max_event_bytes;   /* largest payload accepted */
+    bool read_only;             /* never write to the store directory */
+    bool compress;              /* zstd blocks in sealed segments */
+    int compress_level;         /* zstd level */
+    size_t block_cache_bytes;   /* decompressed sealed blocks kept in RAM */
+    uint64_t checkpoint_events; /* index checkpoint after this many events */
     es_log_fn log;
     void *log_arg;
     es_commit_fn on_commit;
@@ -244,7 +244,7 @@ struct es_log_info {
     uint64_t all_view_bytes; /* size of ES_VIEW_ALL */
     uint32_t n_streams;
     uint32_t n_sealed_segments;
-    int64_t last_ts_ns;      /* timestamp of the last event, 0 when empty */
+    int64_t last_ts_ns; /* timestamp of the last event, 0 when empty */
 };
 void es_store_log_info(struct es_store *s, struct es_log_info *out);
 
@@ -256,7 +256,8 @@ struct es_stream_info {
     int64_t last_ts_ns;  /* timestamp of the last event */
 };
 /* ES_ENOTFOUND when the stream has no events. */
-int es_store_stream_info(struct es_store *s, const char *name, size_t len, struct es_stream_info *out);
+int es_store_stream_info(struct es_store *s, const char *name, size_t len,
+                         struct es_stream_info *out);
 
 /* Name of stream number no (0-based, in order of first event) into buf
  * (not NUL-terminated); returns its length, or ES_ENOTFOUND past the end. */
@@ -302,7 +303,7 @@ size_t es_envelope_render(const struct es_event *ev, char *buf, size_t cap);
 #define ES_HIST_BUCKETS 16
 struct es_histogram {
     uint64_t count;
-    double sum;                       /* in the unit of the bounds */
+    double sum;                        /* in the unit of the bounds */
     uint64_t buckets[ES_HIST_BUCKETS]; /* cumulative counts at es_hist_bounds */
 };
 /* The upper bounds of the latency buckets, in seconds (last is +Inf). */
@@ -311,25 +312,25 @@ extern const double es_latency_bounds_s[ES_HIST_BUCKETS];
 extern const double es_batch_bounds[ES_HIST_BUCKETS];
 
 struct es_metrics {
-    uint64_t appends;          /* append requests acknowledged */
-    uint64_t append_failures;  /* append requests failed */
-    uint64_t conflicts;        /* of which expected-version conflicts */
-    uint64_t events;           /* events appended */
-    uint64_t payload_bytes;    /* payload bytes appended */
-    uint64_t log_bytes;        /* frame bytes written to the log */
-    uint64_t fsyncs;           /* fdatasync/fsync calls on the log */
-    uint64_t batches;          /* group commits */
-    uint64_t seals;            /* segments sealed */
-    uint64_t checkpoints;      /* index checkpoints written */
+    uint64_t appends;         /* append requests acknowledged */
+    uint64_t append_failures; /* append requests failed */
+    uint64_t conflicts;       /* of which expected-version conflicts */
+    uint64_t events;          /* events appended */
+    uint64_t payload_bytes;   /* payload bytes appended */
+    uint64_t log_bytes;       /* frame bytes written to the log */
+    uint64_t fsyncs;          /* fdatasync/fsync calls on the log */
+    uint64_t batches;         /* group commits */
+    uint64_t seals;           /* segments sealed */
+    uint64_t checkpoints;     /* index checkpoints written */
     uint64_t last_pos;
     uint32_t n_streams;
     uint32_t n_sealed_segments;
-    uint64_t sealed_bytes;     /* bytes in segments/ */
+    uint64_t sealed_bytes;             /* bytes in segments/ */
     uint64_t cache_hits, cache_misses; /* block cache */
     bool poisoned;
     struct es_histogram append_latency_s; /* queue to acknowledgement */
     struct es_histogram fsync_latency_s;
-    struct es_histogram batch_events;     /* events per group commit */
+    struct es_histogram batch_events; /* events per group commit */
 };
 void es_store_metrics(struct es_store *s, struct es_metrics *out);
 

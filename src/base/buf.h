@@ -13,7 +13,10 @@ struct es_buf {
     size_t len, cap;
 };
 
-#define ES_BUF_INIT {NULL, 0, 0}
+#define ES_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Makes room for extra more bytes. -ENOMEM. */
 int es_buf_reserve(struct es_buf *b, size_t extra);

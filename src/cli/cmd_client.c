@@ -16,9 +16,9 @@
 
 #include "cli.h"
 
-#define XATTR_VERSION "user.esfs.version"
-#define XATTR_EXPECTED "user.esfs.expected_version"
-#define XATTR_PID "user.esfs.pid"
+#define XATTR_VERSION    "user.esfs.version"
+#define XATTR_EXPECTED   "user.esfs.expected_version"
+#define XATTR_PID        "user.esfs.pid"
 #define MAX_ATOMIC_WRITE (1u << 20)
 
 static const char append_usage[] =
@@ -254,8 +254,10 @@ int cmd_umount(int argc, char **argv)
         pidbuf[n] = '\0';
         pidfd = (int)syscall(SYS_pidfd_open, (pid_t)atoi(pidbuf), 0);
     } else if (errno == ENOTCONN) {
-        cli_error("umount", "%s: the daemon is gone (transport endpoint not connected); "
-                            "unmounting anyway", mnt);
+        cli_error("umount",
+                  "%s: the daemon is gone (transport endpoint not connected); "
+                  "unmounting anyway",
+                  mnt);
     }
     pid_t child = fork();
     if (child < 0) {
@@ -282,8 +284,7 @@ int cmd_umount(int argc, char **argv)
             ;
         close(pidfd);
         if (r == 0) {
-            cli_error("umount", "%s is unmounted, but the daemon has not exited after 120 s",
-                      mnt);
+            cli_error("umount", "%s is unmounted, but the daemon has not exited after 120 s", mnt);
             return EXIT_PROBLEM;
         }
     }

@@ -114,8 +114,9 @@ int cmd_dump(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, dump_usage))
         return EXIT_OK;
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, 'f'}, {"stream", required_argument, NULL, 's'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+                                         {"stream", required_argument, NULL, 's'},
+                                         {0, 0, 0, 0}};
     uint64_t from = 1;
     const char *stream = NULL;
     int c;

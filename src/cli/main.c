@@ -131,8 +131,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"mount", cmd_mount},   {"umount", cmd_umount},   {"verify", cmd_verify},
-                {"dump", cmd_dump},     {"reindex", cmd_reindex}, {"append", cmd_append},
+    } cmds[] = {{"mount", cmd_mount}, {"umount", cmd_umount},   {"verify", cmd_verify},
+                {"dump", cmd_dump},   {"reindex", cmd_reindex}, {"append", cmd_append},
                 {"seal", cmd_seal}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(cmd, cmds[i].name))

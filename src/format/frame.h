@@ -25,10 +25,10 @@
 
 #include "esfs/esfs.h"
 
-#define ES_FRAME_MAGIC "ESFR"
-#define ES_FRAME_HEADER_BYTES 44u
+#define ES_FRAME_MAGIC         "ESFR"
+#define ES_FRAME_HEADER_BYTES  44u
 #define ES_FRAME_TRAILER_BYTES 8u
-#define ES_FRAME_FLAG_JSON 0x01u
+#define ES_FRAME_FLAG_JSON     0x01u
 
 /* Total bytes of a frame with these lengths. */
 static inline size_t es_frame_size(size_t stream_len, size_t type_len, size_t payload_len)

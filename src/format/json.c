@@ -201,8 +201,7 @@ static bool parse_string(const unsigned char *p, size_t n, size_t *i, struct str
             sink_codepoint(k, cp);
             continue;
         }
-        default:
-            return false;
+        default: return false;
         }
         sink_put(k, &lit, 1);
     }
@@ -299,7 +298,8 @@ int es_json_inspect(const unsigned char *p, size_t n, struct es_json_info *info,
             struct str_sink key = {0};
             if (!parse_string(p, n, &i, st.depth == 1 ? &key : NULL))
                 break;
-            value_is_type = st.depth == 1 && key.small_len == 4 && memcmp(key.small, "type", 4) == 0;
+            value_is_type =
+                st.depth == 1 && key.small_len == 4 && memcmp(key.small, "type", 4) == 0;
             while (i < n && is_ws(p[i]))
                 i++;
             if (i >= n || p[i] != ':')

@@ -57,7 +57,8 @@ int es_seg_header_decode(const unsigned char in[ES_SEG_HEADER_BYTES], struct es_
     return 0;
 }
 
-void es_block_entry_encode(const struct es_block_entry *e, unsigned char out[ES_SEG_BLOCK_ENTRY_BYTES])
+void es_block_entry_encode(const struct es_block_entry *e,
+                           unsigned char out[ES_SEG_BLOCK_ENTRY_BYTES])
 {
     memset(out, 0, ES_SEG_BLOCK_ENTRY_BYTES);
     es_put64(out, e->first_pos);
@@ -70,8 +71,8 @@ void es_block_entry_encode(const struct es_block_entry *e, unsigned char out[ES_
     es_put64(out + 40, e->check);
 }
 
-int es_block_entry_decode(const unsigned char in[ES_SEG_BLOCK_ENTRY_BYTES], struct es_block_entry *e,
-                          const char **why)
+int es_block_entry_decode(const unsigned char in[ES_SEG_BLOCK_ENTRY_BYTES],
+                          struct es_block_entry *e, const char **why)
 {
     e->first_pos = es_le64(in);
     e->raw_offset = es_le64(in + 8);

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ES_SEG_HEADER_BYTES 64u
-#define ES_SEG_BLOCK_ENTRY_BYTES 48u
-#define ES_SEG_FOOTER_BYTES 128u
-#define ES_SEG_HEADER_MAGIC "ESFSSEG\0"
-#define ES_SEG_FOOTER_MAGIC "ESFSEND\0"
+#define ES_SEG_HEADER_BYTES       64u
+#define ES_SEG_BLOCK_ENTRY_BYTES  48u
+#define ES_SEG_FOOTER_BYTES       128u
+#define ES_SEG_HEADER_MAGIC       "ESFSSEG\0"
+#define ES_SEG_FOOTER_MAGIC       "ESFSEND\0"
 #define ES_SEG_BLOCK_TARGET_BYTES (64u << 10)
-#define ES_SEG_NAME_DIGITS 20
+#define ES_SEG_NAME_DIGITS        20
 
 enum es_seg_kind { ES_SEG_ACTIVE = 1, ES_SEG_SEALED = 2 };
 enum es_block_codec { ES_CODEC_NONE = 0, ES_CODEC_ZSTD = 1 };
@@ -62,9 +62,10 @@ void es_seg_header_encode(const struct es_seg_header *h, unsigned char out[ES_SE
 int es_seg_header_decode(const unsigned char in[ES_SEG_HEADER_BYTES], struct es_seg_header *h,
                          const char **why);
 
-void es_block_entry_encode(const struct es_block_entry *e, unsigned char out[ES_SEG_BLOCK_ENTRY_BYTES]);
-int es_block_entry_decode(const unsigned char in[ES_SEG_BLOCK_ENTRY_BYTES], struct es_block_entry *e,
-                          const char **why);
+void es_block_entry_encode(const struct es_block_entry *e,
+                           unsigned char out[ES_SEG_BLOCK_ENTRY_BYTES]);
+int es_block_entry_decode(const unsigned char in[ES_SEG_BLOCK_ENTRY_BYTES],
+                          struct es_block_entry *e, const char **why);
 
 void es_seg_footer_encode(const struct es_seg_footer *f, unsigned char out[ES_SEG_FOOTER_BYTES]);
 int es_seg_footer_decode(const unsigned char in[ES_SEG_FOOTER_BYTES], struct es_seg_footer *f,

@@ -77,14 +77,14 @@ struct fh {
     pthread_mutex_t lock; /* protects everything below */
     /* writers (FH_STREAM opened for writing) */
     bool is_writer;
-    bool counted_pending;   /* counted as an open writer of a stream without events */
-    bool append_mode;       /* O_APPEND: the offset of a write is ignored */
-    uint64_t next_off;      /* without O_APPEND: where the next write must start */
-    struct es_buf partial;  /* a line not yet ended by '\n' */
-    bool discarding;        /* inside a line that was over the size limit */
-    int64_t expected;       /* checked by the next append (ES_VERSION_ANY: none) */
+    bool counted_pending;  /* counted as an open writer of a stream without events */
+    bool append_mode;      /* O_APPEND: the offset of a write is ignored */
+    uint64_t next_off;     /* without O_APPEND: where the next write must start */
+    struct es_buf partial; /* a line not yet ended by '\n' */
+    bool discarding;       /* inside a line that was over the size limit */
+    int64_t expected;      /* checked by the next append (ES_VERSION_ANY: none) */
     /* watch files and poll (under fs->watch_lock) */
-    uint64_t read_pos;      /* offset after the last read */
+    uint64_t read_pos; /* offset after the last read */
     struct fuse_pollhandle *ph;
     struct fh *poll_next;
     bool in_poll_list;

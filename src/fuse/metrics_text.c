@@ -40,7 +40,8 @@ static void histogram(struct es_buf *b, const char *name, const char *help,
         if (isinf(bounds[i]))
             put(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->buckets[i]);
         else
-            put(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)h->buckets[i]);
+            put(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
+                (unsigned long long)h->buckets[i]);
     }
     put(b, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
 }
@@ -59,8 +60,10 @@ int metrics_render(struct fs *fs, char **text, size_t *len)
     metric(&b, "esfs_payload_bytes_total", "counter", "Payload bytes appended.", m.payload_bytes);
     metric(&b, "esfs_log_bytes_total", "counter", "Frame bytes written to the log.", m.log_bytes);
     metric(&b, "esfs_fsyncs_total", "counter", "fdatasync calls on the active segment.", m.fsyncs);
-    metric(&b, "esfs_group_commits_total", "counter", "Group commits (one write for all queued "
-                                                      "appends).", m.batches);
+    metric(&b, "esfs_group_commits_total", "counter",
+           "Group commits (one write for all queued "
+           "appends).",
+           m.batches);
     metric(&b, "esfs_seals_total", "counter", "Segments sealed.", m.seals);
     metric(&b, "esfs_index_checkpoints_total", "counter", "Index checkpoints written.",
            m.checkpoints);
@@ -87,7 +90,8 @@ int metrics_render(struct fs *fs, char **text, size_t *len)
     metric(&b, "esfs_watchers", "gauge", "Reads of watch files waiting for events.", waiters);
     metric(&b, "esfs_poll_waiters", "gauge", "Watch files with a poll/select/epoll registered.",
            polls);
-    metric(&b, "esfs_open_files", "gauge", "Open files of the mount.", atomic_load(&fs->open_files));
+    metric(&b, "esfs_open_files", "gauge", "Open files of the mount.",
+           atomic_load(&fs->open_files));
     metric(&b, "esfs_reads_total", "counter", "read(2) requests served.", atomic_load(&fs->reads));
     metric(&b, "esfs_read_bytes_total", "counter", "Bytes served by reads.",
            atomic_load(&fs->read_bytes));
@@ -102,8 +106,8 @@ int metrics_render(struct fs *fs, char **text, size_t *len)
     for (size_t e = 1; e < sizeof(fs->errors_by_errno) / sizeof(fs->errors_by_errno[0]); e++) {
         uint64_t v = atomic_load(&fs->errors_by_errno[e]);
         if (v)
-            put(&b, "esfs_errors_total{errno=\"%s\"} %llu\n", strerrorname_np((int)e) ? strerrorname_np((int)e) : "?",
-                (unsigned long long)v);
+            put(&b, "esfs_errors_total{errno=\"%s\"} %llu\n",
+                strerrorname_np((int)e) ? strerrorname_np((int)e) : "?", (unsigned long long)v);
     }
     if (!b.data) {
         es_buf_release(&b);

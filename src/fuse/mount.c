@@ -117,8 +117,7 @@ int es_mount_start(const struct es_mount_options *o, struct fs **out)
         goto fail_session;
     }
     if (fuse_session_mount(fs->se, o->mountpoint) != 0) {
-        rc = es_fail(-EIO, "mounting on %s failed (does it exist, and is it free?)",
-                     o->mountpoint);
+        rc = es_fail(-EIO, "mounting on %s failed (does it exist, and is it free?)", o->mountpoint);
         fuse_remove_signal_handlers(fs->se);
         goto fail_session;
     }
@@ -126,7 +125,7 @@ int es_mount_start(const struct es_mount_options *o, struct fs **out)
            o->mountpoint,
            o->store_opt.sync == ES_SYNC_ALWAYS  ? "always"
            : o->store_opt.sync == ES_SYNC_BATCH ? "batch"
-                                                 : "none",
+                                                : "none",
            o->stream_nodes == ES_NODES_PER_OPEN ? "per-open" : "shared",
            o->store_opt.read_only ? ", read-only" : "");
     *out = fs;

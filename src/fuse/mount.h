@@ -25,10 +25,10 @@ struct es_mount_options {
     struct es_options store_opt;
     bool allow_other;
     enum es_log_level log_level;
-    FILE *log_file;         /* NULL: syslog */
+    FILE *log_file; /* NULL: syslog */
     enum es_stream_nodes stream_nodes;
-    unsigned max_threads;   /* FUSE worker threads */
-    unsigned armed_ttl_s;   /* lifetime of an armed expected version */
+    unsigned max_threads; /* FUSE worker threads */
+    unsigned armed_ttl_s; /* lifetime of an armed expected version */
 };
 
 struct fs;

@@ -12,7 +12,7 @@
 #include "fs.h"
 
 #define FIXED_ENTRY_TIMEOUT 3600.0
-#define ATTR_TIMEOUT 1.0
+#define ATTR_TIMEOUT        1.0
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -64,7 +64,8 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
         if (!n)
             break;
         st->st_ino = n->st_ino;
-        st->st_mode = S_IFREG | (n->kind == NODE_STREAM && !fs->opt.store_opt.read_only ? 0644 : 0444);
+        st->st_mode =
+            S_IFREG | (n->kind == NODE_STREAM && !fs->opt.store_opt.read_only ? 0644 : 0444);
         st->st_nlink = 1;
         struct es_stream_info si;
         if (es_store_stream_info(fs->store, n->name, n->len, &si) == 0) {
@@ -132,10 +133,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         fuse_ino_t parent;
         const char *name;
         fuse_ino_t ino;
-    } fixed[] = {{INO_ROOT, "streams", INO_STREAMS},       {INO_ROOT, "all", INO_ALL},
-                 {INO_ROOT, "watch", INO_WATCH},           {INO_ROOT, ".esfs", INO_ESFS},
-                 {INO_WATCH, "all", INO_WATCH_ALL},        {INO_WATCH, "streams", INO_WATCH_STREAMS},
-                 {INO_ESFS, "metrics", INO_METRICS},       {INO_ESFS, "seal", INO_SEAL}};
+    } fixed[] = {{INO_ROOT, "streams", INO_STREAMS}, {INO_ROOT, "all", INO_ALL},
+                 {INO_ROOT, "watch", INO_WATCH},     {INO_ROOT, ".esfs", INO_ESFS},
+                 {INO_WATCH, "all", INO_WATCH_ALL},  {INO_WATCH, "streams", INO_WATCH_STREAMS},
+                 {INO_ESFS, "metrics", INO_METRICS}, {INO_ESFS, "seal", INO_SEAL}};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (fixed[i].parent == parent && !strcmp(fixed[i].name, name)) {
             reply_fixed(fs, req, fixed[i].ino);
@@ -238,7 +239,8 @@ static bool dir_entry(struct fs *fs, fuse_ino_t dir, uint64_t i, char *name, siz
 {
     memset(st, 0, sizeof(*st));
     static const char *const root[] = {".", "..", "streams", "all", "watch", ".esfs"};
-    static const fuse_ino_t root_ino[] = {INO_ROOT, INO_ROOT, INO_STREAMS, INO_ALL, INO_WATCH, INO_ESFS};
+    static const fuse_ino_t root_ino[] = {INO_ROOT, INO_ROOT,  INO_STREAMS,
+                                          INO_ALL,  INO_WATCH, INO_ESFS};
     static const char *const watch[] = {".", "..", "all", "streams"};
     static const fuse_ino_t watch_ino[] = {INO_WATCH, INO_ROOT, INO_WATCH_ALL, INO_WATCH_STREAMS};
     static const char *const esfs[] = {".", "..", "metrics", "seal"};
@@ -274,8 +276,8 @@ static bool dir_entry(struct fs *fs, fuse_ino_t dir, uint64_t i, char *name, siz
     if (len < 0)
         return false;
     name[len] = '\0';
-    st->st_ino = stream_st_ino(dir == INO_STREAMS ? NODE_STREAM : NODE_WATCH_STREAM, name,
-                               (size_t)len);
+    st->st_ino =
+        stream_st_ino(dir == INO_STREAMS ? NODE_STREAM : NODE_WATCH_STREAM, name, (size_t)len);
     st->st_mode = S_IFREG;
     return true;
 }

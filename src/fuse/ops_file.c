@@ -67,8 +67,10 @@ static int open_stream(struct fs *fs, const char *name, size_t len, int flags, b
     if (wants_write(flags) && fs->opt.store_opt.read_only)
         return EROFS;
     if ((flags & O_TRUNC) && exists) {
-        fs_log(fs, ES_LOG_WARN, "open of stream %.*s with O_TRUNC refused: events are immutable "
-                                "(EPERM)", (int)len, name);
+        fs_log(fs, ES_LOG_WARN,
+               "open of stream %.*s with O_TRUNC refused: events are immutable "
+               "(EPERM)",
+               (int)len, name);
         return EPERM;
     }
     struct fh *fh = fh_new(fs, FH_STREAM, name, len);
@@ -97,11 +99,16 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     case INO_METRICS:
         if (writes || (fi->flags & O_TRUNC)) {
             fs_log(fs, ES_LOG_WARN, "open of %s for writing refused: it is read-only (EPERM)",
-                   ino == INO_ALL ? "all" : ino == INO_WATCH_ALL ? "watch/all" : ".esfs/metrics");
+                   ino == INO_ALL         ? "all"
+                   : ino == INO_WATCH_ALL ? "watch/all"
+                                          : ".esfs/metrics");
             err = EPERM;
             break;
         }
-        fh = fh_new(fs, ino == INO_ALL ? FH_ALL : ino == INO_WATCH_ALL ? FH_WATCH_ALL : FH_METRICS,
+        fh = fh_new(fs,
+                    ino == INO_ALL         ? FH_ALL
+                    : ino == INO_WATCH_ALL ? FH_WATCH_ALL
+                                           : FH_METRICS,
                     NULL, 0);
         if (!fh)
             err = ENOMEM;
@@ -155,8 +162,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fs *fs = fs_of(req);
     size_t len = strlen(name);
     if (parent != INO_STREAMS) {
-        fs_log(fs, ES_LOG_WARN, "create of %s refused: new files can only be streams, in "
-                                "streams/ (EPERM)", name);
+        fs_log(fs, ES_LOG_WARN,
+               "create of %s refused: new files can only be streams, in "
+               "streams/ (EPERM)",
+               name);
         fs_reply_err(fs, req, EPERM);
         return;
     }
@@ -171,7 +180,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
         return;
     }
     struct es_stream_info si;
-    bool exists = es_store_stream_info(fs->store, name, len, &si) == 0 || pending_has(fs, name, len);
+    bool exists =
+        es_store_stream_info(fs->store, name, len, &si) == 0 || pending_has(fs, name, len);
     if (exists && (fi->flags & O_EXCL)) {
         fs_log(fs, ES_LOG_INFO, "exclusive create of stream %s refused: it exists (EEXIST)", name);
         fs_reply_err(fs, req, EEXIST);
@@ -211,8 +221,8 @@ struct pending_write {
     struct fs *fs;
     fuse_req_t req;
     struct fh *fh;
-    size_t size;           /* bytes to acknowledge */
-    struct es_buf saved;   /* the partial line before this write, restored on failure */
+    size_t size;         /* bytes to acknowledge */
+    struct es_buf saved; /* the partial line before this write, restored on failure */
     bool is_flush;
     size_t n_events;
     int64_t expected;
@@ -261,8 +271,8 @@ static void append_done(void *arg, int rc, const struct es_append_result *res)
 /* Submits events as one append with fh's expectation; on success the
  * reply comes from append_done. Called with fh->lock held. Returns 0 when
  * queued, or a positive errno. */
-static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payload *events,
-                  size_t n, size_t ack_size, bool is_flush)
+static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payload *events, size_t n,
+                  size_t ack_size, bool is_flush)
 {
     struct pending_write *pw = calloc(1, sizeof(*pw));
     if (!pw)
@@ -313,15 +323,18 @@ static int stream_write(struct fs *fs, fuse_req_t req, struct fh *fh, const char
             fh->discarding = false;
             es_buf_reset(&fh->partial);
         }
-        fs_log(fs, ES_LOG_WARN, "write to %.*s refused: it continues a line over the %zu-byte "
-                                "limit (EMSGSIZE)", (int)fh->len, fh->name, max);
+        fs_log(fs, ES_LOG_WARN,
+               "write to %.*s refused: it continues a line over the %zu-byte "
+               "limit (EMSGSIZE)",
+               (int)fh->len, fh->name, max);
         return EMSGSIZE;
     }
     /* the first line: the unfinished one plus what this write adds to it */
     size_t first_len = fh->partial.len + (size_t)((nl ? nl : end) - buf);
     if (first_len > max) {
-        fs_log(fs, ES_LOG_WARN, "write to %.*s refused: a line of more than %zu bytes, the "
-                                "--max-event-size (EMSGSIZE); the line is dropped",
+        fs_log(fs, ES_LOG_WARN,
+               "write to %.*s refused: a line of more than %zu bytes, the "
+               "--max-event-size (EMSGSIZE); the line is dropped",
                (int)fh->len, fh->name, max);
         es_buf_reset(&fh->partial);
         fh->discarding = nl == NULL;
@@ -346,8 +359,9 @@ static int stream_write(struct fs *fs, fuse_req_t req, struct fh *fh, const char
         bool first = line == buf;
         size_t len = (size_t)(e - line) + (first ? fh->partial.len : 0);
         if (len > max) {
-            fs_log(fs, ES_LOG_WARN, "write to %.*s refused: a line of %zu bytes, over the %zu-byte "
-                                    "--max-event-size (EMSGSIZE); nothing of the write appended",
+            fs_log(fs, ES_LOG_WARN,
+                   "write to %.*s refused: a line of %zu bytes, over the %zu-byte "
+                   "--max-event-size (EMSGSIZE); nothing of the write appended",
                    (int)fh->len, fh->name, len, max);
             err = EMSGSIZE;
             goto out;
@@ -385,8 +399,9 @@ static int stream_write(struct fs *fs, fuse_req_t req, struct fh *fh, const char
     const char *last_nl = memrchr(buf, '\n', size);
     size_t rest = (size_t)(end - (last_nl + 1));
     if (rest > max) {
-        fs_log(fs, ES_LOG_WARN, "write to %.*s refused: an unfinished line of %zu bytes, over the "
-                                "%zu-byte --max-event-size (EMSGSIZE)",
+        fs_log(fs, ES_LOG_WARN,
+               "write to %.*s refused: an unfinished line of %zu bytes, over the "
+               "%zu-byte --max-event-size (EMSGSIZE)",
                (int)fh->len, fh->name, rest, max);
         err = EMSGSIZE;
         goto out;
@@ -457,8 +472,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
     pthread_mutex_lock(&fh->lock);
     int err = 0;
     if (!fh->append_mode && (uint64_t)off != fh->next_off) {
-        fs_log(fs, ES_LOG_WARN, "write at offset %lld of stream %.*s refused: only appends at the "
-                                "end (%llu) are allowed (EPERM)",
+        fs_log(fs, ES_LOG_WARN,
+               "write at offset %lld of stream %.*s refused: only appends at the "
+               "end (%llu) are allowed (EPERM)",
                (long long)off, (int)fh->len, fh->name, (unsigned long long)fh->next_off);
         err = EPERM;
     }
@@ -524,8 +540,9 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     } else if (fh->partial.len > 0) {
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         if (killed_by_signal(ctx->pid)) {
-            fs_log(fs, ES_LOG_WARN, "writer of %.*s (thread %d) killed by a signal mid-line: "
-                                    "%zu bytes of an unfinished line discarded",
+            fs_log(fs, ES_LOG_WARN,
+                   "writer of %.*s (thread %d) killed by a signal mid-line: "
+                   "%zu bytes of an unfinished line discarded",
                    (int)fh->len, fh->name, (int)ctx->pid, fh->partial.len);
             es_buf_reset(&fh->partial);
         } else {

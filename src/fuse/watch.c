@@ -162,8 +162,8 @@ static void answer(struct fs *fs, struct waiter *w, struct memo *m)
         if (n < 0) {
             m->valid = false;
             fs_log(fs, ES_LOG_ERROR, "watch read of %s%.*s at offset %llu failed: %s",
-                   is_all ? "all" : "streams/", (int)fh->len, fh->name,
-                   (unsigned long long)w->off, es_error_detail());
+                   is_all ? "all" : "streams/", (int)fh->len, fh->name, (unsigned long long)w->off,
+                   es_error_detail());
             fs_reply_err(fs, w->req, es_errno((int)n));
             return;
         }

@@ -22,10 +22,10 @@
 
 #include "fs.h"
 
-#define X_VERSION "user.esfs.version"
+#define X_VERSION  "user.esfs.version"
 #define X_EXPECTED "user.esfs.expected_version"
-#define X_PID "user.esfs.pid"
-#define X_STORE "user.esfs.store"
+#define X_PID      "user.esfs.pid"
+#define X_STORE    "user.esfs.store"
 
 struct armed {
     char name[ES_STREAM_NAME_MAX];
@@ -109,7 +109,8 @@ static void reply_value(fuse_req_t req, const char *value, size_t len, size_t si
 static bool parse_expected(const char *value, size_t size, int64_t *out)
 {
     char buf[32];
-    while (size > 0 && (value[size - 1] == '\n' || value[size - 1] == ' ' || value[size - 1] == '\0'))
+    while (size > 0 &&
+           (value[size - 1] == '\n' || value[size - 1] == ' ' || value[size - 1] == '\0'))
         size--;
     if (size == 0 || size >= sizeof(buf))
         return false;
@@ -146,9 +147,10 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
     }
     int64_t expected;
     if (!parse_expected(value, size, &expected)) {
-        fs_log(fs, ES_LOG_WARN, "%s of %.*s: '%.*s' is neither a number of events nor 'any' "
-                                "(EINVAL)", X_EXPECTED, (int)n->len, n->name,
-               (int)(size > 40 ? 40 : size), value);
+        fs_log(fs, ES_LOG_WARN,
+               "%s of %.*s: '%.*s' is neither a number of events nor 'any' "
+               "(EINVAL)",
+               X_EXPECTED, (int)n->len, n->name, (int)(size > 40 ? 40 : size), value);
         fs_reply_err(fs, req, EINVAL);
         return;
     }

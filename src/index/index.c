@@ -614,8 +614,8 @@ int64_t es_index_check_against_log(struct es_index *ix, es_index_report_fn repor
         if (!what) {
             versions[s->no]++;
             view_ends[s->no] += ev.payload_len + 1;
-            const unsigned char *pr = ev.version <= s->n_events ? ix_post_rec(ix, s, ev.version)
-                                                                : NULL;
+            const unsigned char *pr =
+                ev.version <= s->n_events ? ix_post_rec(ix, s, ev.version) : NULL;
             if (versions[s->no] != ev.version || !pr)
                 what = "stream version";
             else if (es_le64(pr) != ev.pos || es_le64(pr + 8) != view_ends[s->no])

@@ -91,9 +91,9 @@ uint64_t es_index_events_since_checkpoint(struct es_index *ix);
 /* One event as the views see it. */
 struct es_span {
     uint64_t pos;
-    uint64_t raw_off;     /* logical offset of its frame */
-    uint64_t start, end;  /* its bytes in the view: [start, end) */
-    uint64_t version;     /* stream spans only */
+    uint64_t raw_off;    /* logical offset of its frame */
+    uint64_t start, end; /* its bytes in the view: [start, end) */
+    uint64_t version;    /* stream spans only */
 };
 
 uint64_t es_index_published_pos(struct es_index *ix);

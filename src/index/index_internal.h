@@ -12,17 +12,17 @@
 #include "index.h"
 #include "mfile.h"
 
-#define IX_FILE_HEADER 64u
-#define IX_GLOBAL_REC 16u
-#define IX_POST_REC 16u
-#define IX_CHUNK_MIN 4u
-#define IX_CHUNK_MAX 65536u
+#define IX_FILE_HEADER  64u
+#define IX_GLOBAL_REC   16u
+#define IX_POST_REC     16u
+#define IX_CHUNK_MIN    4u
+#define IX_CHUNK_MAX    65536u
 #define IX_SMALL_CHUNKS 14u /* chunks 0..13 hold 4, 8, ..., 32768 entries */
-#define IX_SMALL_TOTAL (IX_CHUNK_MIN * ((1u << IX_SMALL_CHUNKS) - 1u))
+#define IX_SMALL_TOTAL  (IX_CHUNK_MIN * ((1u << IX_SMALL_CHUNKS) - 1u))
 #define IX_GLOBAL_MAGIC "ESFSGIX\0"
-#define IX_POSTS_MAGIC "ESFSPIX\0"
-#define IX_CKPT_MAGIC "ESFSCKP\0"
-#define IX_CKPT_HEADER 96u
+#define IX_POSTS_MAGIC  "ESFSPIX\0"
+#define IX_CKPT_MAGIC   "ESFSCKP\0"
+#define IX_CKPT_HEADER  96u
 
 struct ix_stream {
     char *name;

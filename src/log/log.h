@@ -42,8 +42,8 @@ struct es_log_options {
 
 /* What opening found and did. */
 struct es_log_recovery {
-    uint64_t cut_bytes;  /* torn-tail bytes cut from the active segment */
-    uint64_t cut_offset; /* file offset where the cut started */
+    uint64_t cut_bytes;        /* torn-tail bytes cut from the active segment */
+    uint64_t cut_offset;       /* file offset where the cut started */
     uint32_t cut_frames_after; /* valid-looking frames found inside the cut */
     uint32_t pending_seals;    /* rotated wal files still to seal */
     uint32_t stale_wals_removed;
@@ -63,8 +63,7 @@ void es_log_cache_stats(struct es_log *log, uint64_t *hits, uint64_t *misses);
 /* ---- reading files directly (recovery, verify) ---- */
 
 /* Called for each valid frame of a wal file; nonzero stops the read. */
-typedef int (*es_wal_frame_fn)(void *arg, const struct es_event *ev, uint64_t file_off,
-                               size_t len);
+typedef int (*es_wal_frame_fn)(void *arg, const struct es_event *ev, uint64_t file_off, size_t len);
 /* Reads the frames of the wal file open at fd (size bytes, first position
  * first_pos) from just after its header, calling fn for each, until the
  * first frame that is invalid, cut short or out of position order. Sets

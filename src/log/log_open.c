@@ -262,8 +262,8 @@ static int open_wal(struct es_log *log, uint64_t first, bool is_last, struct es_
         goto fail;
     if (valid_end < size) {
         if (!is_last) {
-            rc = es_fail(ES_ECORRUPT, "%s offset %llu: %s in a segment that was complete", seg->name,
-                         (unsigned long long)valid_end, why ? why : "invalid frame");
+            rc = es_fail(ES_ECORRUPT, "%s offset %llu: %s in a segment that was complete",
+                         seg->name, (unsigned long long)valid_end, why ? why : "invalid frame");
             goto fail;
         }
         if (!log->opt.read_only && (rc = cut_tail(log, seg, valid_end, size, rec)) != 0)
@@ -363,8 +363,10 @@ static int open_wals(struct es_log *log, uint64_t next_pos, struct es_log_recove
         for (size_t i = 0; i < log->n_segs; i++)
             covered |= log->segs[i]->first_pos == f;
         if (!covered) {
-            rc = es_fail(ES_ECORRUPT, "wal/%s overlaps sealed segments but no sealed segment "
-                                      "starts at its first position", name);
+            rc = es_fail(ES_ECORRUPT,
+                         "wal/%s overlaps sealed segments but no sealed segment "
+                         "starts at its first position",
+                         name);
             break;
         }
         if (!log->opt.read_only) {

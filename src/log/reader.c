@@ -164,8 +164,7 @@ int es_log_scan_init(struct es_log_scan *sc, struct es_log *log, uint64_t from_p
     sc->end_pos = es_log_last_pos(log);
     pthread_mutex_lock(&log->segs_lock);
     size_t first = 0;
-    while (first < log->n_segs &&
-           atomic_load(&log->segs[first]->last_pos) < sc->next_pos)
+    while (first < log->n_segs && atomic_load(&log->segs[first]->last_pos) < sc->next_pos)
         first++;
     sc->n_segs = log->n_segs - first;
     sc->segs = calloc(sc->n_segs ? sc->n_segs : 1, sizeof(*sc->segs));
@@ -225,8 +224,8 @@ static int scan_fill(struct es_log_scan *sc, struct es_segment *seg)
     uint64_t raw = sc->buf_raw_off + sc->cur;
     uint64_t end = atomic_load_explicit(&seg->raw_bytes, memory_order_acquire);
     size_t want = SCAN_CHUNK;
-    size_t need = sc->cur < sc->buf_len ? es_frame_peek_size(sc->buf + sc->cur, sc->buf_len - sc->cur)
-                                        : 0;
+    size_t need =
+        sc->cur < sc->buf_len ? es_frame_peek_size(sc->buf + sc->cur, sc->buf_len - sc->cur) : 0;
     if (need > want)
         want = need;
     if (end - raw < want)

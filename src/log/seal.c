@@ -31,8 +31,8 @@ struct sealer {
     ZSTD_CCtx *cctx;
     unsigned char *zbuf;
     size_t zcap;
-    struct es_buf blk;         /* frames of the block being built */
-    struct es_buf index;       /* encoded block entries */
+    struct es_buf blk;   /* frames of the block being built */
+    struct es_buf index; /* encoded block entries */
     uint32_t n_blocks;
     uint64_t raw_off, block_first_pos;
     uint32_t block_events;

@@ -65,8 +65,7 @@ static int check_block_index(struct es_segment *seg, const char **why)
     return 0;
 }
 
-int es_segment_open_sealed(const char *path, const char *name, uint64_t id,
-                           struct es_segment **out)
+int es_segment_open_sealed(const char *path, const char *name, uint64_t id, struct es_segment **out)
 {
     struct es_segment *seg = calloc(1, sizeof(*seg));
     if (!seg)
@@ -112,8 +111,8 @@ int es_segment_open_sealed(const char *path, const char *name, uint64_t id,
     const struct es_seg_footer *f = &seg->footer;
     uint64_t idx_bytes = (uint64_t)f->n_blocks * ES_SEG_BLOCK_ENTRY_BYTES;
     if (f->first_pos != h.first_pos || f->index_offset + idx_bytes != foot_off) {
-        rc = es_fail(ES_ECORRUPT, "%s offset %llu: footer disagrees with header or file size",
-                     name, (unsigned long long)foot_off);
+        rc = es_fail(ES_ECORRUPT, "%s offset %llu: footer disagrees with header or file size", name,
+                     (unsigned long long)foot_off);
         goto fail;
     }
     idx = malloc(idx_bytes);
@@ -131,11 +130,12 @@ int es_segment_open_sealed(const char *path, const char *name, uint64_t id,
     }
     seg->n_blocks = f->n_blocks;
     for (uint32_t i = 0; i < f->n_blocks; i++) {
-        if ((rc = es_block_entry_decode(idx + (size_t)i * ES_SEG_BLOCK_ENTRY_BYTES,
-                                        &seg->blocks[i], &why)) != 0) {
-            rc = es_fail(rc, "%s offset %llu: %s", name,
-                         (unsigned long long)(f->index_offset + (uint64_t)i * ES_SEG_BLOCK_ENTRY_BYTES),
-                         why);
+        if ((rc = es_block_entry_decode(idx + (size_t)i * ES_SEG_BLOCK_ENTRY_BYTES, &seg->blocks[i],
+                                        &why)) != 0) {
+            rc = es_fail(
+                rc, "%s offset %llu: %s", name,
+                (unsigned long long)(f->index_offset + (uint64_t)i * ES_SEG_BLOCK_ENTRY_BYTES),
+                why);
             goto fail;
         }
     }
@@ -234,8 +234,9 @@ int es_segment_read_block(const struct es_segment *seg, uint32_t i, unsigned cha
         } else {
             size_t n = ZSTD_decompressDCtx(d, dst, e->raw_len, stored, e->stored_len);
             if (ZSTD_isError(n) || n != e->raw_len)
-                rc = es_fail(ES_ECORRUPT, "%s offset %llu: block %u does not decompress to %u bytes",
-                             seg->name, (unsigned long long)e->file_offset, i, e->raw_len);
+                rc =
+                    es_fail(ES_ECORRUPT, "%s offset %llu: block %u does not decompress to %u bytes",
+                            seg->name, (unsigned long long)e->file_offset, i, e->raw_len);
         }
     }
     if (stored != dst)

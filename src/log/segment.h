@@ -32,8 +32,8 @@ struct es_segment {
     char name[40]; /* file name, for reports */
 
     /* active: last position and logical size written so far (writer) */
-    _Atomic uint64_t last_pos;   /* first_pos - 1 when empty */
-    _Atomic uint64_t raw_bytes;  /* logical bytes of whole frames */
+    _Atomic uint64_t last_pos;  /* first_pos - 1 when empty */
+    _Atomic uint64_t raw_bytes; /* logical bytes of whole frames */
     int64_t last_ts_ns;
 
     /* sealed */

@@ -192,8 +192,8 @@ static int store_open(const char *path, const struct es_options *o, bool reindex
     es_logf(&s->lg, ES_LOG_INFO,
             "opened %s%s: %llu events in %u streams, %u sealed segments; index %s "
             "(checkpoint at %llu, %llu events caught up)",
-            path, o->read_only ? " read-only" : "", (unsigned long long)li.last_pos,
-            li.n_streams, li.n_sealed_segments, info.rebuilt ? "rebuilt" : "loaded",
+            path, o->read_only ? " read-only" : "", (unsigned long long)li.last_pos, li.n_streams,
+            li.n_sealed_segments, info.rebuilt ? "rebuilt" : "loaded",
             (unsigned long long)info.checkpoint_pos, (unsigned long long)info.caught_up);
     s->sealed_through = 0;
     s->last_sync_ns = es_mono_ns();
@@ -465,7 +465,8 @@ void es_store_log_info(struct es_store *s, struct es_log_info *out)
     out->last_ts_ns = out->last_pos ? es_log_last_ts(s->log) : 0;
 }
 
-int es_store_stream_info(struct es_store *s, const char *name, size_t len, struct es_stream_info *out)
+int es_store_stream_info(struct es_store *s, const char *name, size_t len,
+                         struct es_stream_info *out)
 {
     return es_index_stream_info(s->ix, name, len, out);
 }

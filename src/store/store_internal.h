@@ -99,8 +99,8 @@ struct es_store {
 
     /* writer-thread scratch */
     struct es_buf frames;
-    int64_t last_sync_ns;  /* monotonic time of the last fdatasync */
-    bool unsynced;         /* written since the last fdatasync */
+    int64_t last_sync_ns; /* monotonic time of the last fdatasync */
+    bool unsynced;        /* written since the last fdatasync */
 };
 
 int64_t es_mono_ns(void);

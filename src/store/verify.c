@@ -81,7 +81,8 @@ static struct vstream *stream_of(struct verifier *v, const char *name, size_t le
 }
 
 /* Checks what a frame says against everything before it. */
-static void check_event(struct verifier *v, const char *file, uint64_t off, const struct es_event *ev)
+static void check_event(struct verifier *v, const char *file, uint64_t off,
+                        const struct es_event *ev)
 {
     bool quiet = v->frame_problems >= 50;
     if (ev->pos != v->expect_pos) {
@@ -94,8 +95,9 @@ static void check_event(struct verifier *v, const char *file, uint64_t off, cons
     v->expect_pos = ev->pos + 1;
     if (ev->ts_ns < v->last_ts) {
         if (!quiet)
-            say(v, true, "%s offset %llu: position %llu has a timestamp before the previous event's",
-                file, (unsigned long long)off, (unsigned long long)ev->pos);
+            say(v, true,
+                "%s offset %llu: position %llu has a timestamp before the previous event's", file,
+                (unsigned long long)off, (unsigned long long)ev->pos);
         v->frame_problems++;
     }
     v->last_ts = ev->ts_ns;
@@ -202,7 +204,8 @@ static void verify_wal(struct verifier *v, const char *dir, uint64_t first, bool
     const char *why = "too short for a header";
     int rc = es_io_file_size(fd, &size, rname);
     if (rc == 0)
-        rc = size < ES_SEG_HEADER_BYTES ? ES_ECORRUPT : es_io_pread_exact(fd, hdr, sizeof(hdr), 0, rname);
+        rc = size < ES_SEG_HEADER_BYTES ? ES_ECORRUPT
+                                        : es_io_pread_exact(fd, hdr, sizeof(hdr), 0, rname);
     if (rc == 0)
         rc = es_seg_header_decode(hdr, &h, &why);
     if (rc == 0 && (h.kind != ES_SEG_ACTIVE || h.first_pos != first)) {

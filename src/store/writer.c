@@ -390,8 +390,9 @@ static void after_turn(struct es_store *s)
         if (s->unsynced && do_sync(s) != 0)
             return;
         if (es_index_checkpoint(s->ix) != 0)
-            es_logf(&s->lg, ES_LOG_WARN, "index checkpoint failed (the next open catches up "
-                                         "from the older one): %s",
+            es_logf(&s->lg, ES_LOG_WARN,
+                    "index checkpoint failed (the next open catches up "
+                    "from the older one): %s",
                     es_error_detail());
         else {
             pthread_mutex_lock(&s->metrics.lock);
@@ -466,8 +467,7 @@ void *es_writer_main(void *arg)
         if (s->unsynced)
             do_sync(s);
         if (!atomic_load(&s->poisoned) && es_index_checkpoint(s->ix) != 0)
-            es_logf(&s->lg, ES_LOG_WARN, "index checkpoint at close failed: %s",
-                    es_error_detail());
+            es_logf(&s->lg, ES_LOG_WARN, "index checkpoint at close failed: %s", es_error_detail());
     }
     turn_release(&t);
     return NULL;

@@ -15,7 +15,7 @@
 #include "base/io.h"
 
 #define MAX_RULES 16
-#define MAX_FDS 4096
+#define MAX_FDS   4096
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fault_rule rules[MAX_RULES];
