@@ -31,7 +31,7 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
     st->st_ino = ino;
     st->st_uid = fs->uid;
     st->st_gid = fs->gid;
-    st->st_blksize = 4096;
+    st->st_blksize = 1 << 20; /* cat, cp, dd size their reads from it: 1 MiB = one FUSE read */
     struct es_log_info li;
     es_store_log_info(fs->store, &li);
     int64_t t = li.last_ts_ns ? li.last_ts_ns : fs->mount_ns;

@@ -117,10 +117,15 @@ int es_log_reader_frame(struct es_log_reader *r, uint64_t pos, uint64_t raw_off,
         p = r->blk->data + at;
         avail = r->blk->len - at;
     } else {
-        if (raw_off < r->buf_off || raw_off >= r->buf_off + r->buf.len ||
-            es_frame_peek_size(r->buf.data + (raw_off - r->buf_off),
-                               r->buf.len - (size_t)(raw_off - r->buf_off)) >
-                r->buf.len - (size_t)(raw_off - r->buf_off)) {
+        /* refill unless the buffer holds the whole frame at raw_off: its
+         * header must be there (peek returns 0 without it) and its body */
+        bool have = raw_off >= r->buf_off && raw_off < r->buf_off + r->buf.len;
+        if (have) {
+            size_t avail_here = r->buf.len - (size_t)(raw_off - r->buf_off);
+            size_t need = es_frame_peek_size(r->buf.data + (raw_off - r->buf_off), avail_here);
+            have = need != 0 && need <= avail_here;
+        }
+        if (!have) {
             int rc = reader_fill_wal(r, raw_off);
             if (rc)
                 return rc;
