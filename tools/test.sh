@@ -4,6 +4,7 @@
 # UndefinedBehaviorSanitizer build. Also checks formatting and runs short
 # fuzz and crash loops. Exit status 0 only when all pass.
 #   ESFS_SKIP_SANITIZE=1   only the normal build
+#   ESFS_SKIP_FUZZ=1       no fuzzing (default: 10 s per harness)
 #   ESFS_JOBS=N            parallel build jobs (default: nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,9 @@ if [ "${ESFS_SKIP_SANITIZE:-0}" != 1 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   run_build build-asan -DESFS_SANITIZE=ON
+fi
+if [ "${ESFS_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzzing (${ESFS_FUZZ_SECONDS:-10} s per harness; tools/fuzz.sh 3600 for a long run)"
+  ESFS_FUZZ_SECONDS="${ESFS_FUZZ_SECONDS:-10}" ./tools/fuzz.sh
 fi
 echo "== all tests passed"

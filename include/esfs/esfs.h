@@ -200,8 +200,9 @@ struct es_append {
  * version), ES_EFAILED (the store is poisoned), -ENOSPC, -EIO.
  *
  * Returns 0 when queued (done will be called), or an error without calling
- * done: ES_EBADNAME, ES_ENAMELEN, ES_ETOOBIG, ES_EMISUSE (payload holds '\n'
- * or no events), ES_EREADONLY, ES_EFAILED, ES_ECLOSED. */
+ * done: ES_EBADNAME, ES_ENAMELEN, ES_ETOOBIG, ES_EMISUSE (no events, an
+ * empty payload - an empty line is not an event - or a payload holding
+ * '\n'), ES_EREADONLY, ES_EFAILED, ES_ECLOSED. */
 int es_store_append_async(struct es_store *s, const struct es_append *a);
 
 /* es_store_append_async, then waits for it. Not for completion callbacks. */

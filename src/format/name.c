@@ -1,6 +1,8 @@
 /*
  * name.c - stream name rules (PRODUCT.md, "Bad input"): 1..255 bytes,
  * valid UTF-8, no control characters, no '/', not starting with '.'.
+ * "Control characters" are Unicode's (category Cc): C0 (0x00-0x1F), DEL
+ * (0x7F) and C1 (U+0080-U+009F, the UTF-8 sequences C2 80 .. C2 9F).
  * Names become file names in the mount and JSON strings in the envelope,
  * so these rules keep both exact.
  */
@@ -22,6 +24,9 @@ int es_stream_name_check(const char *name, size_t len)
                            p[i], i);
         if (p[i] == '/')
             return es_fail(ES_EBADNAME, "stream name has '/' at byte %zu", i);
+        if (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return es_fail(ES_EBADNAME, "stream name has control character U+%04X at byte %zu",
+                           p[i + 1], i);
     }
     if (!es_utf8_valid(p, len))
         return es_fail(ES_EBADNAME, "stream name is not valid UTF-8");

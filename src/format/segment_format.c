@@ -10,6 +10,14 @@
 #include "base/endian.h"
 #include "base/err.h"
 #include "base/hash.h"
+#include "frame.h"
+
+/* The largest block a writer makes: a block is cut before it passes
+ * ES_SEG_BLOCK_TARGET_BYTES, so a larger one holds a single frame, and no
+ * frame is larger than this. Readers allocate raw_len bytes for a block (and
+ * stored_len, which a writer only uses when it is smaller), so the bounds are
+ * checked before anyone trusts them. */
+#define BLOCK_RAW_MAX es_frame_size(ES_STREAM_NAME_MAX, ES_TYPE_MAX, ES_MAX_EVENT_BYTES_LIMIT)
 
 static bool all_zero(const unsigned char *p, size_t n)
 {
@@ -82,8 +90,9 @@ int es_block_entry_decode(const unsigned char in[ES_SEG_BLOCK_ENTRY_BYTES],
     e->n_events = es_le32(in + 32);
     e->codec = in[36];
     e->check = es_le64(in + 40);
-    if (e->first_pos == 0 || e->n_events == 0 || e->raw_len == 0 || e->stored_len == 0 ||
-        (e->codec != ES_CODEC_NONE && e->codec != ES_CODEC_ZSTD) || !all_zero(in + 37, 3) ||
+    if (e->first_pos == 0 || e->n_events == 0 || e->raw_len == 0 || e->raw_len > BLOCK_RAW_MAX ||
+        e->stored_len == 0 || (e->codec != ES_CODEC_NONE && e->codec != ES_CODEC_ZSTD) ||
+        e->stored_len > e->raw_len || !all_zero(in + 37, 3) ||
         (e->codec == ES_CODEC_NONE && e->stored_len != e->raw_len)) {
         *why = "block index entry out of range";
         return ES_ECORRUPT;

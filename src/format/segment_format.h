@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "esfs/esfs.h"
+
 #define ES_SEG_HEADER_BYTES       64u
 #define ES_SEG_BLOCK_ENTRY_BYTES  48u
 #define ES_SEG_FOOTER_BYTES       128u
