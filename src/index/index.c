@@ -220,7 +220,11 @@ static int ix_checkpoint_load_prepare(struct es_index *ix, const char *gpath, co
     }
     if (rc == 0 && (ix->global.mapped < IX_FILE_HEADER || ix->posts.mapped < IX_FILE_HEADER ||
                     memcmp(ix->global.base, IX_GLOBAL_MAGIC, 8) != 0 ||
-                    memcmp(ix->posts.base, IX_POSTS_MAGIC, 8) != 0)) {
+                    memcmp(ix->posts.base, IX_POSTS_MAGIC, 8) != 0 ||
+                    es_le32(ix->global.base + 8) != ES_FORMAT_VERSION ||
+                    es_le32(ix->posts.base + 8) != ES_FORMAT_VERSION)) {
+        /* the same test as init_files(): what a read-write open would
+         * rebuild, verify reports */
         *why = "index files have no valid header";
         rc = ES_ECORRUPT;
     }
@@ -415,8 +419,14 @@ int es_index_open(const char *dir, struct es_log *log, const struct es_logger *l
                     "index: rebuilding from the segments (%s)", why);
         rc = rebuild(ix, &info->caught_up);
     }
-    if (rc == 0 && !ix->in_memory && (need_rebuild || info->caught_up))
-        rc = ix_checkpoint_write(ix);
+    /* the checkpoint only saves the next open some work: a full disk must
+     * not keep the store from opening */
+    if (rc == 0 && !ix->in_memory && (need_rebuild || info->caught_up) &&
+        ix_checkpoint_write(ix) != 0)
+        es_logf(lg, ES_LOG_WARN,
+                "index: writing the checkpoint failed (the next open catches "
+                "up again): %s",
+                es_error_detail());
     if (rc) {
         es_index_close(ix);
         return rc;

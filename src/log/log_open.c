@@ -150,6 +150,16 @@ fail:
     return rc;
 }
 
+/* Creates lost+found/ with its entry in the store directory durable, so
+ * what recovery keeps there survives a power loss. */
+static int make_lost_dir(struct es_log *log)
+{
+    int rc = es_io_mkdir(log->lost_dir);
+    if (rc == 0)
+        rc = es_io_fsync_dir(log->dir);
+    return rc;
+}
+
 /* Copies the bytes from off to the end of seg's file to lost+found/, then
  * cuts the file there, durably. */
 static int cut_tail(struct es_log *log, struct es_segment *seg, uint64_t off, uint64_t size,
@@ -161,7 +171,7 @@ static int cut_tail(struct es_log *log, struct es_segment *seg, uint64_t off, ui
         return es_fail(-ENOMEM, "saving the torn tail of %s", seg->name);
     int rc = es_io_pread_exact(seg->fd, tail, n, off, seg->name);
     if (rc == 0)
-        rc = es_io_mkdir(log->lost_dir);
+        rc = make_lost_dir(log);
     char saved[80];
     snprintf(saved, sizeof(saved), "%s.%llu.cut", seg->name + 4, (unsigned long long)off);
     if (rc == 0)
@@ -247,9 +257,11 @@ static int open_wal(struct es_log *log, uint64_t first, bool is_last, struct es_
         why = "header does not match the file name";
         rc = ES_ECORRUPT;
     }
-    if (rc == ES_ECORRUPT && is_last) {
+    if (rc == ES_ECORRUPT && is_last && size <= ES_SEG_HEADER_BYTES) {
         /* a wal is created with its header fsynced before any frame is
-         * written; a bad header on the last one is a torn creation */
+         * written; a bad header on the last one is a torn creation. With
+         * bytes after it, the header was durable once: that is damage, and
+         * setting the file aside would hand its positions out again. */
         *broken = true;
         *out = seg;
         return 0;
@@ -273,7 +285,10 @@ static int open_wal(struct es_log *log, uint64_t first, bool is_last, struct es_
             rec->cut_offset = valid_end;
         }
     }
-    atomic_store(&log->last_ts, seg->last_ts_ns);
+    /* an empty wal (just sealed, or just created) says nothing about time:
+     * the last timestamp stays the one of the segments before it */
+    if (atomic_load(&seg->last_pos) >= seg->first_pos)
+        atomic_store(&log->last_ts, seg->last_ts_ns);
     *out = seg;
     return 0;
 fail:
@@ -287,7 +302,7 @@ static int replace_broken_wal(struct es_log *log, struct es_segment *seg, struct
 {
     char saved[PATH_MAX];
     snprintf(saved, sizeof(saved), "%s/%s.broken", log->lost_dir, seg->name + 4);
-    int rc = es_io_mkdir(log->lost_dir);
+    int rc = make_lost_dir(log);
     if (rc == 0)
         rc = es_io_rename(seg->path, saved);
     if (rc == 0)
@@ -444,7 +459,8 @@ static void clear_tmp(struct es_log *log)
     closedir(d);
 }
 
-int es_log_open(const struct es_log_options *o, struct es_log **out, struct es_log_recovery *rec)
+static int log_open_once(const struct es_log_options *o, struct es_log **out,
+                         struct es_log_recovery *rec)
 {
     struct es_log_recovery dummy;
     if (!rec)
@@ -464,8 +480,10 @@ int es_log_open(const struct es_log_options *o, struct es_log **out, struct es_l
     log->cache = es_block_cache_new(o->cache_bytes);
     int rc = log->cache ? 0 : es_fail(-ENOMEM, "block cache");
     if (rc == 0 && !o->read_only) {
-        if ((rc = es_io_mkdir(log->seg_dir)) == 0 && (rc = es_io_mkdir(log->wal_dir)) == 0 &&
-            (rc = es_io_mkdir(log->tmp_dir)) == 0)
+        /* segments/ first, durably: a directory holding it is a store, so
+         * a crash must not leave the others in a new store without it */
+        if ((rc = es_io_mkdir(log->seg_dir)) == 0 && (rc = es_io_fsync_dir(log->dir)) == 0 &&
+            (rc = es_io_mkdir(log->wal_dir)) == 0 && (rc = es_io_mkdir(log->tmp_dir)) == 0)
             rc = es_io_fsync_dir(log->dir);
         clear_tmp(log);
     }
@@ -480,6 +498,21 @@ int es_log_open(const struct es_log_options *o, struct es_log **out, struct es_l
     }
     *out = log;
     return 0;
+}
+
+int es_log_open(const struct es_log_options *o, struct es_log **out, struct es_log_recovery *rec)
+{
+    /* A read-only open (verify, scan, a read-only mount) may race the
+     * store's own sealer: a wal listed, then sealed and removed before it
+     * is opened, or a segment sealed after segments/ was listed. Files only
+     * move forward, so a fresh attempt sees a consistent set; real damage
+     * fails every attempt the same way. */
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = log_open_once(o, out, rec);
+        if (rc == 0 || !o->read_only || attempt == 4 || (rc != -ENOENT && rc != ES_ECORRUPT))
+            return rc;
+    }
 }
 
 void es_log_close(struct es_log *log)

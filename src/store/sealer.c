@@ -48,10 +48,20 @@ static void finish_waiters(struct es_store *s, uint64_t through, int rc)
 
 void es_sealer_add_waiter(struct es_store *s, struct seal_waiter *w)
 {
+    /* Already sealed: complete it now. Left to the sealer, it would wait for
+     * the sealer's next look at its waiters, and the sealer may be past that
+     * look (completing others) with nothing left to seal, about to sleep. */
     pthread_mutex_lock(&s->seal_lock);
-    w->next = s->seal_waiters;
-    s->seal_waiters = w;
+    bool sealed = w->target_pos <= s->sealed_through;
+    if (!sealed) {
+        w->next = s->seal_waiters;
+        s->seal_waiters = w;
+    }
     pthread_mutex_unlock(&s->seal_lock);
+    if (sealed) {
+        w->done(w->arg, 0, NULL);
+        free(w);
+    }
 }
 
 void *es_sealer_main(void *arg)

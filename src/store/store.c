@@ -45,6 +45,24 @@ void es_options_init(struct es_options *o)
     o->checkpoint_events = 262144;
 }
 
+/* fsync of the directory holding path, so a new entry there is durable. */
+static int fsync_parent(const char *path)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", path);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof(parent), ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    return es_io_fsync_dir(parent);
+}
+
 /* Missing (created when writable), empty, or holding segments/: a store. */
 static int prepare_dir(const char *path, bool read_only)
 {
@@ -56,7 +74,9 @@ static int prepare_dir(const char *path, bool read_only)
             return es_fail(ES_ENOTSTORE, "%s does not exist", path);
         if (es_io->mkdir(path, 0755) != 0)
             return es_fail_errno(errno, "creating the store directory %s", path);
-        return 0;
+        /* until its parent is synced, a power loss can take the new store
+         * directory away with every event acknowledged in it */
+        return fsync_parent(path);
     }
     if (!S_ISDIR(st.st_mode))
         return es_fail(ES_ENOTSTORE, "%s is not a directory", path);
@@ -69,8 +89,10 @@ static int prepare_dir(const char *path, bool read_only)
         return es_fail_errno(errno, "listing %s", path);
     bool empty = true;
     struct dirent *de;
+    /* LOCK alone: a creation that a crash stopped before segments/ */
     while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+            strcmp(de->d_name, "LOCK") != 0)
             empty = false;
     closedir(d);
     if (!empty)
@@ -187,6 +209,7 @@ static int store_open(const char *path, const struct es_options *o, bool reindex
     struct es_index_open_info info;
     if ((rc = es_index_open(o->read_only ? NULL : ixdir, s->log, &s->lg, &s->ix, &info)) != 0)
         goto fail;
+    atomic_store(&s->pub_last_ts, es_log_last_ts(s->log)); /* the index covers the log */
     struct es_log_info li;
     es_store_log_info(s, &li);
     es_logf(&s->lg, ES_LOG_INFO,
@@ -240,6 +263,8 @@ int es_store_close(struct es_store *s)
     pthread_mutex_lock(&s->wait_lock);
     s->closing = true;
     pthread_cond_broadcast(&s->wait_cond);
+    while (s->n_waiters > 0) /* each leaves with ES_ECLOSED */
+        pthread_cond_wait(&s->wait_cond, &s->wait_lock);
     pthread_mutex_unlock(&s->wait_lock);
     es_index_close(s->ix);
     es_log_close(s->log);
@@ -462,7 +487,7 @@ void es_store_log_info(struct es_store *s, struct es_log_info *out)
     out->n_streams = es_index_n_streams(s->ix);
     uint64_t sealed_bytes;
     es_log_counts(s->log, &out->n_sealed_segments, &sealed_bytes);
-    out->last_ts_ns = out->last_pos ? es_log_last_ts(s->log) : 0;
+    out->last_ts_ns = out->last_pos ? atomic_load(&s->pub_last_ts) : 0;
 }
 
 int es_store_stream_info(struct es_store *s, const char *name, size_t len,
@@ -490,6 +515,7 @@ int es_store_wait(struct es_store *s, uint64_t pos, int timeout_ms)
     }
     int rc = 0;
     pthread_mutex_lock(&s->wait_lock);
+    s->n_waiters++;
     while (es_index_published_pos(s->ix) < pos) {
         if (s->closing) {
             rc = ES_ECLOSED;
@@ -502,6 +528,8 @@ int es_store_wait(struct es_store *s, uint64_t pos, int timeout_ms)
             break;
         }
     }
+    if (--s->n_waiters == 0 && s->closing)
+        pthread_cond_broadcast(&s->wait_cond); /* es_store_close waits for this */
     pthread_mutex_unlock(&s->wait_lock);
     return rc;
 }

@@ -81,6 +81,9 @@ struct es_store {
     pthread_t writer;
 
     _Atomic bool poisoned;
+    /* timestamp of the last published event (the log's last one may not
+     * be published yet, or ever, when its sync failed) */
+    _Atomic int64_t pub_last_ts;
 
     /* seal_lock protects seal_waiters, sealer_stop, sealed_through. */
     pthread_mutex_t seal_lock;
@@ -91,9 +94,12 @@ struct es_store {
     uint64_t sealed_through;
     pthread_t sealer;
 
-    /* wait_lock/wait_cond: es_store_wait() sleepers, woken per commit. */
+    /* wait_lock/wait_cond: es_store_wait() sleepers, woken per commit.
+     * wait_lock protects n_waiters: close waits until it is 0 before it
+     * frees what the sleepers look at. */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
+    unsigned n_waiters;
 
     struct store_metrics metrics;
 

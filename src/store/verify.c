@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/hash.h"
@@ -29,6 +30,7 @@ struct vstream {
     char *name;
     size_t len;
     uint64_t version;
+    uint64_t last_pos; /* of its last event checked */
     struct vstream *next;
 };
 
@@ -37,6 +39,8 @@ struct verifier {
     void *arg;
     struct es_verify_summary *sum;
     uint64_t expect_pos;
+    uint64_t last_checked; /* position of the last event checked */
+    uint64_t gap_end;      /* last position of the latest range not checked */
     int64_t last_ts;
     struct vstream **table;
     size_t table_cap;
@@ -85,6 +89,9 @@ static void check_event(struct verifier *v, const char *file, uint64_t off,
                         const struct es_event *ev)
 {
     bool quiet = v->frame_problems >= 50;
+    if (ev->pos > v->last_checked + 1) /* an unreadable block, a missing segment */
+        v->gap_end = ev->pos - 1;
+    v->last_checked = ev->pos;
     if (ev->pos != v->expect_pos) {
         if (!quiet)
             say(v, true, "%s offset %llu: position %llu where %llu comes next", file,
@@ -103,7 +110,10 @@ static void check_event(struct verifier *v, const char *file, uint64_t off,
     v->last_ts = ev->ts_ns;
     struct vstream *s = stream_of(v, ev->stream, ev->stream_len);
     if (s) {
-        if (ev->version != s->version + 1) {
+        /* a stream whose events in the range not checked were not seen
+         * goes on at a later version: that range is reported already */
+        bool resumed = s->last_pos < v->gap_end && ev->version > s->version;
+        if (ev->version != s->version + 1 && !resumed) {
             if (!quiet)
                 say(v, true, "%s offset %llu: position %llu is version %llu of %.*s, after %llu",
                     file, (unsigned long long)off, (unsigned long long)ev->pos,
@@ -112,6 +122,7 @@ static void check_event(struct verifier *v, const char *file, uint64_t off,
             v->frame_problems++;
         }
         s->version = ev->version;
+        s->last_pos = ev->pos;
     }
     v->sum->events++;
 }
@@ -194,6 +205,14 @@ static void verify_wal(struct verifier *v, const char *dir, uint64_t first, bool
     snprintf(rname, sizeof(rname), "wal/%s", name);
     v->sum->segments++;
     int fd = es_io_open(path, O_RDONLY, 0);
+    char sealed[PATH_MAX];
+    snprintf(sealed, sizeof(sealed), "%s/segments/%020llu.seg", dir, (unsigned long long)first);
+    if (fd == -ENOENT && access(sealed, F_OK) == 0) {
+        /* a running store sealed it since the listing: check the sealed copy */
+        v->sum->segments--;
+        verify_sealed(v, dir, first);
+        return;
+    }
     if (fd < 0) {
         say(v, true, "%s", es_error_detail());
         return;
@@ -213,7 +232,7 @@ static void verify_wal(struct verifier *v, const char *dir, uint64_t first, bool
         rc = ES_ECORRUPT;
     }
     if (rc) {
-        if (is_last)
+        if (is_last && size <= ES_SEG_HEADER_BYTES)
             say(v, false, "%s offset 0: %s (a torn creation: set aside at the next open)", rname,
                 why);
         else
@@ -304,21 +323,37 @@ static void verify_index(struct verifier *v, const char *path)
 {
     struct es_log_options lo = {.dir = path, .read_only = true, .cache_bytes = 8 << 20};
     struct es_log *log;
-    if (es_log_open(&lo, &log, NULL) != 0) {
-        say(v, false, "index: not checked, the log does not open: %s", es_error_detail());
-        return;
-    }
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/index", path);
     struct es_index *ix;
     const char *why = NULL;
-    int rc = es_index_open_check(dir, log, &ix, &why);
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        if (es_log_open(&lo, &log, NULL) != 0) {
+            say(v, false, "index: not checked, the log does not open: %s", es_error_detail());
+            return;
+        }
+        why = NULL;
+        es_error_clear(); /* a detail left from an earlier failure is not this one's */
+        rc = es_index_open_check(dir, log, &ix, &why);
+        /* a running store may checkpoint past the log as it was opened, or
+         * grow the index files after they were mapped */
+        bool raced = rc == ES_ECORRUPT && why &&
+                     (strcmp(why, "checkpoint is ahead of the log") == 0 ||
+                      strcmp(why, "index files shorter than the checkpoint says") == 0);
+        if (!raced || attempt == 4)
+            break;
+        es_log_close(log);
+    }
     if (rc == ES_ENOTFOUND) {
         say(v, false, "index: none yet (%s); it is built at the next open",
             why ? why : "no checkpoint");
     } else if (rc) {
-        say(v, true, "index: %s (%s); the next open rebuilds it, or run `esfs reindex`",
-            why ? why : "unreadable", es_error_detail());
+        const char *detail = es_error_detail();
+        bool has_detail = strcmp(detail, "no error recorded") != 0;
+        say(v, true, "index: %s%s%s%s; the next open rebuilds it, or run `esfs reindex`",
+            why ? why : "unreadable", has_detail ? " (" : "", has_detail ? detail : "",
+            has_detail ? ")" : "");
     } else {
         uint64_t covered = es_index_published_pos(ix);
         int64_t bad = es_index_check_against_log(ix, index_line, v);
@@ -355,9 +390,11 @@ int es_store_verify(const char *path, es_report_fn report, void *arg,
         return es_fail(-ENOMEM, "verify");
     uint64_t *segs = NULL, *wals = NULL;
     size_t n_segs = 0, n_wals = 0;
-    int rc = list_firsts(segdir, ".seg", &segs, &n_segs);
+    /* wal/ before segments/: a seal that a running store finishes between
+     * the two listings then shows its wal as already sealed */
+    int rc = list_firsts(waldir, ".wal", &wals, &n_wals);
     if (rc == 0)
-        rc = list_firsts(waldir, ".wal", &wals, &n_wals);
+        rc = list_firsts(segdir, ".seg", &segs, &n_segs);
     if (rc == 0) {
         for (size_t i = 0; i < n_segs; i++)
             verify_sealed(&v, path, segs[i]);

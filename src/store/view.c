@@ -18,6 +18,20 @@
 
 #define SPAN_BATCH 64
 
+/* A stream span must lead to an event of that stream at that version: an
+ * index that disagrees with the log never serves another stream's event. */
+static int check_stream_event(const struct es_span *sp, const struct es_event *ev, const char *name,
+                              size_t len)
+{
+    if (ev->stream_len == len && memcmp(ev->stream, name, len) == 0 && ev->version == sp->version)
+        return 0;
+    return es_fail(ES_ECORRUPT,
+                   "position %llu: the index has it as version %llu of %.*s, the log as "
+                   "version %llu of %.*s",
+                   (unsigned long long)sp->pos, (unsigned long long)sp->version, (int)len, name,
+                   (unsigned long long)ev->version, (int)ev->stream_len, ev->stream);
+}
+
 static ssize_t get_spans(struct es_store *s, enum es_view view, const char *name, size_t len,
                          bool by_seq, uint64_t from, struct es_span *out)
 {
@@ -52,6 +66,8 @@ ssize_t es_store_read_view(struct es_store *s, enum es_view view, const char *na
             struct es_event ev;
             size_t flen;
             if ((rc = es_log_reader_frame(&r, sp->pos, sp->raw_off, &ev, &flen)) != 0)
+                goto out;
+            if (view == ES_VIEW_STREAM && (rc = check_stream_event(sp, &ev, name, name_len)) != 0)
                 goto out;
             uint64_t line_len = sp->end - sp->start;
             size_t real = view == ES_VIEW_ALL ? es_envelope_len(&ev) : es_stream_line_len(&ev);
@@ -150,6 +166,8 @@ int es_cursor_next(struct es_cursor *c, struct es_event *ev)
     const struct es_span *sp = &c->spans[c->i];
     size_t flen;
     int rc = es_log_reader_frame(&c->r, sp->pos, sp->raw_off, ev, &flen);
+    if (rc == 0 && c->view == ES_VIEW_STREAM)
+        rc = check_stream_event(sp, ev, c->name, c->name_len);
     if (rc)
         return rc;
     c->i++;

@@ -263,6 +263,12 @@ static size_t commit(struct es_store *s, struct turn *t, uint64_t post_bytes)
     uint64_t first = t->evs[0].pos, last = t->evs[t->n_evs - 1].pos;
     uint64_t active = es_log_active_bytes(s->log);
     if (active > 0 && active + s->frames.len > s->opt.segment_bytes) {
+        /* under batch and none the rotation's fdatasync is the first to
+         * cover acknowledged events: its failure must poison (do_sync) */
+        if (s->unsynced && do_sync(s) != 0) {
+            fail_accepted(t, ES_EFAILED);
+            return 0;
+        }
         if (es_log_rotate(s->log) == 0)
             es_sealer_kick(s);
         else
@@ -307,6 +313,7 @@ static size_t commit(struct es_store *s, struct turn *t, uint64_t post_bytes)
         }
     }
     es_index_publish(s->ix, last, t->nos, t->n_nos, t->commit_streams);
+    atomic_store(&s->pub_last_ts, t->evs[t->n_evs - 1].ts_ns);
     return t->n_evs;
 }
 
