@@ -88,15 +88,27 @@ static int write_full(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Writes data in pieces of at most MAX_ATOMIC_WRITE bytes ending at line ends. */
+/* The kernel hands one write(2) to the daemon as one request (appended
+ * atomically) only while its bytes lie in at most 256 pages (max_pages):
+ * 1 MiB from a page boundary, 4 KiB less in the worst case. */
+#define PAGE_BYTES 4096u
+
+/* Writes data in pieces of whole lines that each arrive as one request:
+ * at most MAX_ATOMIC_WRITE bytes, less the piece's offset into its page. */
 static int write_lines(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         size_t take = n;
-        if (take > MAX_ATOMIC_WRITE) {
-            take = MAX_ATOMIC_WRITE;
+        size_t max = MAX_ATOMIC_WRITE - (size_t)((uintptr_t)p % PAGE_BYTES);
+        if (take > max) {
+            take = max;
             while (take > 0 && p[take - 1] != '\n')
                 take--;
+            if (take == 0) { /* one line that long: its pieces are joined anyway */
+                take = n < MAX_ATOMIC_WRITE ? n : MAX_ATOMIC_WRITE;
+                while (take > 0 && p[take - 1] != '\n')
+                    take--;
+            }
             if (take == 0)
                 return -EMSGSIZE;
         }
@@ -167,6 +179,16 @@ int cmd_append(int argc, char **argv)
         free(data);
         return EXIT_USAGE;
     }
+    /* from a page boundary, so that up to 1 MiB is one write(2) and one
+     * request (write_lines) */
+    char *aligned = NULL;
+    if (posix_memalign((void **)&aligned, PAGE_BYTES, len) != 0) {
+        free(data);
+        return EXIT_PROBLEM;
+    }
+    memcpy(aligned, data, len);
+    free(data);
+    data = aligned;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0) {
         cli_error("append", "%s: %s", path, strerror(errno));

@@ -149,7 +149,13 @@ int es_mount_run(struct fs *fs)
     fuse_loop_cfg_set_max_threads(cfg, fs->opt.max_threads ? fs->opt.max_threads : 10);
     int rc = fuse_session_loop_mt(fs->se, cfg);
     fuse_loop_cfg_destroy(cfg);
-    fs_log(fs, ES_LOG_INFO, "stopping (%s)", rc == 0 ? "unmounted or signalled" : "loop error");
+    /* the loop returns 0 after an unmount, the signal number after a
+     * signal, and a negative value on an error */
+    if (rc > 0)
+        fs_log(fs, ES_LOG_INFO, "stopping (signal %d, %s)", rc, strsignal(rc));
+    else
+        fs_log(fs, rc == 0 ? ES_LOG_INFO : ES_LOG_ERROR, "stopping (%s)",
+               rc == 0 ? "unmounted" : "loop error");
     return rc < 0 ? es_fail(rc, "FUSE loop") : 0;
 }
 

@@ -84,6 +84,15 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
     ts_of(t, &st->st_atim);
 }
 
+/* all and watch/all grow with every commit, never through an inode of
+ * theirs, and their attributes are invalidated only after the appends are
+ * answered: cached, a stat right after an append's write(2) returned could
+ * show the size before it (`echo ... >> streams/x; tail -n 1 all`). */
+static double attr_timeout(fuse_ino_t ino)
+{
+    return ino == INO_ALL || ino == INO_WATCH_ALL ? 0.0 : ATTR_TIMEOUT;
+}
+
 static bool is_dir(fuse_ino_t ino)
 {
     return ino == INO_ROOT || ino == INO_STREAMS || ino == INO_WATCH || ino == INO_WATCH_STREAMS ||
@@ -95,7 +104,7 @@ static void reply_fixed(struct fs *fs, fuse_req_t req, fuse_ino_t ino)
     struct fuse_entry_param e;
     memset(&e, 0, sizeof(e));
     e.ino = ino;
-    e.attr_timeout = ATTR_TIMEOUT;
+    e.attr_timeout = attr_timeout(ino);
     e.entry_timeout = FIXED_ENTRY_TIMEOUT;
     fs_fill_attr(fs, ino, NULL, &e.attr);
     fuse_reply_entry(req, &e);
@@ -188,7 +197,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     }
     struct stat st;
     fs_fill_attr(fs, ino, n, &st);
-    fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+    fuse_reply_attr(req, &st, attr_timeout(ino));
 }
 
 static const char *what_is(struct node *n, fuse_ino_t ino)
@@ -230,7 +239,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         return;
     }
     /* times (touch) are accepted and ignored: a stream's mtime is its last event's */
-    fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+    fuse_reply_attr(req, &st, attr_timeout(ino));
 }
 
 /* The i-th entry of a directory: false past the end. */

@@ -268,11 +268,14 @@ static void append_done(void *arg, int rc, const struct es_append_result *res)
     free(pw);
 }
 
-/* Submits events as one append with fh's expectation; on success the
- * reply comes from append_done. Called with fh->lock held. Returns 0 when
- * queued, or a positive errno. */
+/* Submits events as one append checked against expected (the caller has
+ * consumed fh's one-shot expectation); on success the reply comes from
+ * append_done. A write holds fh->lock; a flush must not (see op_flush).
+ * Once the append is queued, fh is not touched: the reply may be sent from
+ * the writer thread before this returns. Returns 0 when queued, or a
+ * positive errno. */
 static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payload *events, size_t n,
-                  size_t ack_size, bool is_flush)
+                  size_t ack_size, bool is_flush, int64_t expected)
 {
     struct pending_write *pw = calloc(1, sizeof(*pw));
     if (!pw)
@@ -283,7 +286,7 @@ static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payloa
     pw->size = ack_size;
     pw->is_flush = is_flush;
     pw->n_events = n;
-    pw->expected = fh->expected;
+    pw->expected = expected;
     if (!is_flush && es_buf_append(&pw->saved, fh->partial.data, fh->partial.len) != 0) {
         free(pw);
         return ENOMEM;
@@ -292,11 +295,10 @@ static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payloa
                           .stream_len = fh->len,
                           .events = events,
                           .n_events = n,
-                          .expected_version = fh->expected,
+                          .expected_version = expected,
                           .done = append_done,
                           .done_arg = pw};
     int rc = es_store_append_async(fs->store, &a);
-    fh->expected = ES_VERSION_ANY; /* one-shot: consumed by this append */
     if (rc) {
         fs_log(fs, ES_LOG_ERROR, "append of %zu event(s) to %.*s refused: %s", n, (int)fh->len,
                fh->name, es_error_detail());
@@ -415,7 +417,9 @@ static int stream_write(struct fs *fs, fuse_req_t req, struct fh *fh, const char
             fuse_reply_write(req, size);
         goto out;
     }
-    err = submit(fs, req, fh, ev, n, size, false);
+    int64_t expected = fh->expected;
+    fh->expected = ES_VERSION_ANY; /* one-shot: consumed by this append */
+    err = submit(fs, req, fh, ev, n, size, false, expected);
     if (err == 0) {
         /* the store copied the events; keep the new unfinished line */
         es_buf_reset(&fh->partial);
@@ -514,7 +518,9 @@ static bool killed_by_signal(pid_t tid)
     /* fields after the command: 3 state, 4 ppid, ... 9 flags, ... 52 exit_code */
     unsigned long long field[53] = {0};
     int i = 3;
-    for (char *tok = strtok(p + 2, " "); tok && i <= 52; tok = strtok(NULL, " "), i++)
+    char *save = NULL; /* strtok_r: flushes run on several worker threads at once */
+    for (char *tok = strtok_r(p + 2, " ", &save); tok && i <= 52;
+         tok = strtok_r(NULL, " ", &save), i++)
         field[i] = strtoull(tok, NULL, 10);
     if (i <= 52)
         return false;
@@ -533,7 +539,8 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     pthread_mutex_lock(&fh->lock);
     int err = 0;
-    bool deferred = false;
+    struct es_buf line = {0};
+    int64_t expected = ES_VERSION_ANY;
     if (fh->discarding) {
         fh->discarding = false;
         es_buf_reset(&fh->partial);
@@ -549,17 +556,23 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             int64_t armed;
             if (xattr_take_armed(fs, fh->name, fh->len, ctx->pid, &armed))
                 fh->expected = armed;
-            struct es_payload ev = {fh->partial.data, fh->partial.len};
-            err = submit(fs, req, fh, &ev, 1, 0, true);
-            if (err == 0) {
-                deferred = true;
-                es_buf_reset(&fh->partial);
-            }
+            /* the line leaves fh, and is submitted after the unlock: the
+             * flush may be answered (from the writer thread) before this
+             * handler returns, and the RELEASE that follows frees fh */
+            line = fh->partial;
+            memset(&fh->partial, 0, sizeof(fh->partial));
+            expected = fh->expected;
+            fh->expected = ES_VERSION_ANY;
         }
     }
     pthread_mutex_unlock(&fh->lock);
-    if (deferred)
-        return;
+    if (line.len > 0) {
+        struct es_payload ev = {line.data, line.len};
+        err = submit(fs, req, fh, &ev, 1, 0, true, expected);
+        es_buf_release(&line); /* the store copied it */
+        if (err == 0)
+            return; /* answered by append_done */
+    }
     if (err)
         fs_reply_err(fs, req, err);
     else
@@ -631,7 +644,16 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
     if (fh->kind == FH_METRICS) {
         size_t from = (uint64_t)off < fh->text_len ? (size_t)off : fh->text_len;
         size_t n = fh->text_len - from < size ? fh->text_len - from : size;
-        fuse_reply_buf(req, fh->text + from, n);
+        /* reply from this thread's buffer, never from fh->text: the reader's
+         * close may have the RELEASE free it on another worker while this
+         * reply's writev returns, and the ASan build's writev interceptor
+         * checks the iovec after the call (the instrumented daemon aborted) */
+        es_buf_reset(&read_buf);
+        if (es_buf_append(&read_buf, fh->text + from, n) != 0) {
+            fs_reply_err(fs, req, ENOMEM);
+            return;
+        }
+        fuse_reply_buf(req, (const char *)read_buf.data, n);
         return;
     }
     if (fh->kind == FH_SEAL || fh->kind == FH_DIR) {

@@ -138,7 +138,8 @@ static void on_interrupt(fuse_req_t req, void *data)
 struct memo {
     bool valid;
     bool is_all;
-    const char *name;
+    char name[ES_STREAM_NAME_MAX]; /* a copy: the fh it came from may be freed
+                                      as soon as its read is answered */
     size_t len;
     uint64_t off;
     size_t size;
@@ -170,7 +171,7 @@ static void answer(struct fs *fs, struct waiter *w, struct memo *m)
         m->data.len = (size_t)n;
         m->valid = true;
         m->is_all = is_all;
-        m->name = fh->name;
+        memcpy(m->name, fh->name, fh->len);
         m->len = fh->len;
         m->off = w->off;
         m->size = w->size;
