@@ -19,7 +19,7 @@ root=$(pwd)
 secs="${1:-${ESFS_FUZZ_SECONDS:-20}}"
 jobs="${ESFS_FUZZ_JOBS:-2}"
 build="$root/build-fuzz"
-harnesses=(frame json segment)
+harnesses=(frame json segment lines)
 
 command -v clang >/dev/null || { echo "fuzz: clang is needed (tools/deps.sh installs it)" >&2; exit 1; }
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "format/lines.h"
 #include "esfs/esfs.h"
 #include "mount.h"
 
@@ -80,8 +81,7 @@ struct fh {
     bool counted_pending;  /* counted as an open writer of a stream without events */
     bool append_mode;      /* O_APPEND: the offset of a write is ignored */
     uint64_t next_off;     /* without O_APPEND: where the next write must start */
-    struct es_buf partial; /* a line not yet ended by '\n' */
-    bool discarding;       /* inside a line that was over the size limit */
+    struct es_lines lines; /* the unfinished line (format/lines.h) */
     int64_t expected;      /* checked by the next append (ES_VERSION_ANY: none) */
     /* watch files and poll (under fs->watch_lock) */
     uint64_t read_pos; /* offset after the last read */
@@ -163,8 +163,6 @@ struct node *node_get(struct fs *fs, enum node_kind kind, const char *name, size
  * holds a lookup on it (until FORGET), which covers every request on it. */
 struct node *node_find(struct fs *fs, uint64_t id);
 void node_forget(struct fs *fs, uint64_t id, uint64_t n);
-/* Sends attribute invalidations for every node of that stream. */
-void nodes_invalidate(struct fs *fs, const char *name, size_t len);
 uint64_t stream_st_ino(enum node_kind kind, const char *name, size_t len);
 /* Open writers of a stream that has no event yet. */
 void pending_add(struct fs *fs, const char *name, size_t len);
@@ -174,6 +172,8 @@ bool pending_has(struct fs *fs, const char *name, size_t len);
 /* ops_*.c */
 extern const struct fuse_lowlevel_ops fs_ops;
 void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct stat *st);
+/* Attribute cache lifetime for ino: 0 for every file that grows. */
+double fs_attr_timeout(fuse_ino_t ino);
 
 /* ops_file.c */
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

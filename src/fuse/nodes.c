@@ -131,37 +131,6 @@ void node_forget(struct fs *fs, uint64_t id, uint64_t count)
     pthread_mutex_unlock(&fs->nodes_lock);
 }
 
-void nodes_invalidate(struct fs *fs, const char *name, size_t len)
-{
-    uint64_t local[32];
-    uint64_t *ids = local;
-    size_t n_ids = 0, cap = sizeof(local) / sizeof(local[0]);
-    pthread_mutex_lock(&fs->nodes_lock);
-    for (int kind = NODE_STREAM; kind <= NODE_WATCH_STREAM; kind++) {
-        for (struct node *n = fs->name_table[name_slot(fs, kind, name, len)]; n; n = n->name_next) {
-            if (n->kind != (enum node_kind)kind || n->len != len || memcmp(n->name, name, len) != 0)
-                continue;
-            if (n_ids == cap) {
-                uint64_t *more = malloc(cap * 2 * sizeof(*more));
-                if (!more)
-                    break;
-                memcpy(more, ids, n_ids * sizeof(*ids));
-                if (ids != local)
-                    free(ids);
-                ids = more;
-                cap *= 2;
-            }
-            ids[n_ids++] = n->id;
-        }
-    }
-    pthread_mutex_unlock(&fs->nodes_lock);
-    /* outside the lock: a notification may wait for the kernel */
-    for (size_t i = 0; i < n_ids; i++)
-        fuse_lowlevel_notify_inval_inode(fs->se, ids[i], -1, 0);
-    if (ids != local)
-        free(ids);
-}
-
 static struct pending **pending_find(struct fs *fs, const char *name, size_t len)
 {
     struct pending **pp = &fs->pending;

@@ -45,7 +45,7 @@ static void fh_free(struct fh *fh)
     if (fh->counted_pending)
         pending_drop(fh->fs, fh->name, fh->len);
     atomic_fetch_sub(&fh->fs->open_files, 1);
-    es_buf_release(&fh->partial);
+    es_lines_release(&fh->lines);
     free(fh->text);
     pthread_mutex_destroy(&fh->lock);
     free(fh);
@@ -204,7 +204,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_entry_param e;
     memset(&e, 0, sizeof(e));
     e.ino = n->id;
-    e.attr_timeout = 1.0;
+    e.attr_timeout = fs_attr_timeout(n->id);
     e.entry_timeout = fs->opt.stream_nodes == ES_NODES_PER_OPEN ? 0.0 : 1.0;
     fs_fill_attr(fs, n->id, n, &e.attr);
     fi->fh = (uint64_t)(uintptr_t)fh;
@@ -253,8 +253,8 @@ static void append_done(void *arg, int rc, const struct es_append_result *res)
         if (!pw->is_flush) {
             /* the write failed as a whole: its bytes were never accepted */
             pthread_mutex_lock(&fh->lock);
-            es_buf_reset(&fh->partial);
-            es_buf_append(&fh->partial, pw->saved.data, pw->saved.len);
+            es_buf_reset(&fh->lines.partial);
+            es_buf_append(&fh->lines.partial, pw->saved.data, pw->saved.len);
             pthread_mutex_unlock(&fh->lock);
         }
         atomic_fetch_add(&pw->fs->write_errors, 1);
@@ -287,7 +287,8 @@ static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payloa
     pw->is_flush = is_flush;
     pw->n_events = n;
     pw->expected = expected;
-    if (!is_flush && es_buf_append(&pw->saved, fh->partial.data, fh->partial.len) != 0) {
+    if (!is_flush &&
+        es_buf_append(&pw->saved, fh->lines.partial.data, fh->lines.partial.len) != 0) {
         free(pw);
         return ENOMEM;
     }
@@ -309,126 +310,42 @@ static int submit(struct fs *fs, fuse_req_t req, struct fh *fh, struct es_payloa
     return 0;
 }
 
-#define LOCAL_EVENTS 64
-
 /* The write of buf to a stream file (fh->lock held). Returns 0 when the
  * reply is done or deferred, else a positive errno to reply. */
 static int stream_write(struct fs *fs, fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 {
     const size_t max = fs->opt.store_opt.max_event_bytes;
-    const char *end = buf + size;
-    const char *nl = memchr(buf, '\n', size);
-
-    if (fh->discarding) {
-        /* inside a line that was already too long: this write holds part of it */
-        if (nl) {
-            fh->discarding = false;
-            es_buf_reset(&fh->partial);
-        }
+    struct es_lines_split sp;
+    int rc = es_lines_split(&fh->lines, buf, size, max, &sp);
+    if (rc == ES_ETOOBIG) {
         fs_log(fs, ES_LOG_WARN,
-               "write to %.*s refused: it continues a line over the %zu-byte "
-               "limit (EMSGSIZE)",
-               (int)fh->len, fh->name, max);
+               "write to %.*s refused: it holds part of a line of %zu bytes or more, over the "
+               "%zu-byte --max-event-size (EMSGSIZE); nothing of the write appended",
+               (int)fh->len, fh->name, sp.too_long, max);
+        es_lines_split_release(&sp);
         return EMSGSIZE;
     }
-    /* the first line: the unfinished one plus what this write adds to it */
-    size_t first_len = fh->partial.len + (size_t)((nl ? nl : end) - buf);
-    if (first_len > max) {
-        fs_log(fs, ES_LOG_WARN,
-               "write to %.*s refused: a line of more than %zu bytes, the "
-               "--max-event-size (EMSGSIZE); the line is dropped",
-               (int)fh->len, fh->name, max);
-        es_buf_reset(&fh->partial);
-        fh->discarding = nl == NULL;
-        return EMSGSIZE;
+    if (rc) {
+        es_lines_split_release(&sp);
+        return ENOMEM;
     }
-    if (!nl) {
-        if (es_buf_append(&fh->partial, buf, size) != 0)
-            return ENOMEM;
-        fuse_reply_write(req, size);
-        return 0;
-    }
-    /* every other complete line, and the new unfinished one */
-    struct es_payload local[LOCAL_EVENTS];
-    struct es_payload *ev = local;
-    size_t n = 0, cap = LOCAL_EVENTS;
-    char *joined = NULL;
     int err = 0;
-    for (const char *line = buf; line < end;) {
-        const char *e = memchr(line, '\n', (size_t)(end - line));
-        if (!e)
-            break;
-        bool first = line == buf;
-        size_t len = (size_t)(e - line) + (first ? fh->partial.len : 0);
-        if (len > max) {
-            fs_log(fs, ES_LOG_WARN,
-                   "write to %.*s refused: a line of %zu bytes, over the %zu-byte "
-                   "--max-event-size (EMSGSIZE); nothing of the write appended",
-                   (int)fh->len, fh->name, len, max);
-            err = EMSGSIZE;
-            goto out;
-        }
-        if (len > 0) {
-            if (n == cap) {
-                struct es_payload *more = malloc(cap * 2 * sizeof(*more));
-                if (!more) {
-                    err = ENOMEM;
-                    goto out;
-                }
-                memcpy(more, ev, n * sizeof(*ev));
-                if (ev != local)
-                    free(ev);
-                ev = more;
-                cap *= 2;
-            }
-            if (first && fh->partial.len) {
-                joined = malloc(len);
-                if (!joined) {
-                    err = ENOMEM;
-                    goto out;
-                }
-                memcpy(joined, fh->partial.data, fh->partial.len);
-                memcpy(joined + fh->partial.len, line, (size_t)(e - line));
-                ev[n++] = (struct es_payload){joined, len};
-            } else {
-                ev[n++] = (struct es_payload){line, len};
-            }
-        }
-        line = e + 1;
-        if (line >= end)
-            break;
-    }
-    const char *last_nl = memrchr(buf, '\n', size);
-    size_t rest = (size_t)(end - (last_nl + 1));
-    if (rest > max) {
-        fs_log(fs, ES_LOG_WARN,
-               "write to %.*s refused: an unfinished line of %zu bytes, over the "
-               "%zu-byte --max-event-size (EMSGSIZE)",
-               (int)fh->len, fh->name, rest, max);
-        err = EMSGSIZE;
-        goto out;
-    }
-    if (n == 0) {
-        /* only empty lines ended: they are not events */
-        es_buf_reset(&fh->partial);
-        if (es_buf_append(&fh->partial, last_nl + 1, rest) != 0)
+    if (sp.n_events == 0) {
+        /* no line ended, or only empty ones: nothing to append */
+        if (es_lines_accept(&fh->lines, &sp) != 0)
             err = ENOMEM;
         else
             fuse_reply_write(req, size);
-        goto out;
-    }
-    int64_t expected = fh->expected;
-    fh->expected = ES_VERSION_ANY; /* one-shot: consumed by this append */
-    err = submit(fs, req, fh, ev, n, size, false, expected);
-    if (err == 0) {
+    } else {
+        int64_t expected = fh->expected;
+        fh->expected = ES_VERSION_ANY; /* one-shot: consumed by this append */
+        err = submit(fs, req, fh, sp.events, sp.n_events, size, false, expected);
         /* the store copied the events; keep the new unfinished line */
-        es_buf_reset(&fh->partial);
-        es_buf_append(&fh->partial, last_nl + 1, rest);
+        if (err == 0 && es_lines_accept(&fh->lines, &sp) != 0)
+            fs_log(fs, ES_LOG_ERROR, "out of memory keeping the unfinished line of %.*s",
+                   (int)fh->len, fh->name);
     }
-out:
-    free(joined);
-    if (ev != local)
-        free(ev);
+    es_lines_split_release(&sp);
     return err;
 }
 
@@ -541,17 +458,17 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     int err = 0;
     struct es_buf line = {0};
     int64_t expected = ES_VERSION_ANY;
-    if (fh->discarding) {
-        fh->discarding = false;
-        es_buf_reset(&fh->partial);
-    } else if (fh->partial.len > 0) {
+    if (fh->lines.discarding) {
+        fh->lines.discarding = false;
+        es_buf_reset(&fh->lines.partial);
+    } else if (fh->lines.partial.len > 0) {
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         if (killed_by_signal(ctx->pid)) {
             fs_log(fs, ES_LOG_WARN,
                    "writer of %.*s (thread %d) killed by a signal mid-line: "
                    "%zu bytes of an unfinished line discarded",
-                   (int)fh->len, fh->name, (int)ctx->pid, fh->partial.len);
-            es_buf_reset(&fh->partial);
+                   (int)fh->len, fh->name, (int)ctx->pid, fh->lines.partial.len);
+            es_buf_reset(&fh->lines.partial);
         } else {
             int64_t armed;
             if (xattr_take_armed(fs, fh->name, fh->len, ctx->pid, &armed))
@@ -559,8 +476,8 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             /* the line leaves fh, and is submitted after the unlock: the
              * flush may be answered (from the writer thread) before this
              * handler returns, and the RELEASE that follows frees fh */
-            line = fh->partial;
-            memset(&fh->partial, 0, sizeof(fh->partial));
+            line = fh->lines.partial;
+            memset(&fh->lines.partial, 0, sizeof(fh->lines.partial));
             expected = fh->expected;
             fh->expected = ES_VERSION_ANY;
         }
@@ -585,9 +502,9 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct fs *fs = fs_of(req);
     struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
     if (fh->kind == FH_STREAM && fh->is_writer) {
-        if (fh->partial.len > 0)
+        if (fh->lines.partial.len > 0)
             fs_log(fs, ES_LOG_WARN, "closing %.*s: %zu bytes of an unfinished line discarded",
-                   (int)fh->len, fh->name, fh->partial.len);
+                   (int)fh->len, fh->name, fh->lines.partial.len);
     }
     if (fh->kind == FH_WATCH_ALL || fh->kind == FH_WATCH_STREAM)
         watch_forget_fh(fs, fh);

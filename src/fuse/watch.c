@@ -6,9 +6,9 @@
  * (no thread waits: the request is kept and answered later). The store's
  * commit hook only marks what changed and wakes the watch thread, so the
  * writer thread never does work per watcher; the watch thread answers the
- * parked reads the commit made readable, notifies poll handles, and
- * invalidates the attributes of the files that grew (after the appends were
- * acknowledged: FUSE-NOTES §3.2).
+ * parked reads the commit made readable and notifies poll handles. (Sizes
+ * need no invalidation: growing files are never cached, see
+ * fs_attr_timeout.)
  *
  * Waiter states (FUSE-NOTES §2), under watch_lock:
  *   NEW -> WAITING (parked) -> CLAIMED (being answered)
@@ -449,8 +449,6 @@ static void *watch_main(void *arg)
             struct es_log_info li;
             es_store_log_info(fs->store, &li);
             fan_out(fs, NULL, NULL, 0, true, li.all_view_bytes);
-            fuse_lowlevel_notify_inval_inode(fs->se, INO_ALL, -1, 0);
-            fuse_lowlevel_notify_inval_inode(fs->se, INO_WATCH_ALL, -1, 0);
         }
         for (size_t i = 0; i < fs->dirty_work.n; i++) {
             const struct dirty_stream *d = &fs->dirty_work.items[i];
@@ -458,7 +456,6 @@ static void *watch_main(void *arg)
             if (es_store_stream_info(fs->store, d->name, d->len, &si) != 0)
                 continue;
             fan_out(fs, NULL, d->name, d->len, false, si.view_bytes);
-            nodes_invalidate(fs, d->name, d->len);
         }
         dirty_clear(&fs->dirty_work);
     }
