@@ -416,6 +416,14 @@ static void dirty_release(struct dirty_set *d)
 void watch_on_commit(void *arg, const struct es_commit *c)
 {
     struct fs *fs = arg;
+    /* Nobody parked or polling: nothing to fan out. Safe without a later
+     * look: this commit is published, and a read that parks from now on
+     * checks the size under watch_lock before it waits (watch_park). */
+    pthread_mutex_lock(&fs->watch_lock);
+    bool interested = fs->n_waiters > 0 || fs->n_polls > 0;
+    pthread_mutex_unlock(&fs->watch_lock);
+    if (!interested)
+        return;
     pthread_mutex_lock(&fs->dirty_lock);
     if (fs->watch_stop) {
         pthread_mutex_unlock(&fs->dirty_lock);

@@ -185,6 +185,8 @@ static int store_open(const char *path, const struct es_options *o, bool reindex
     pthread_cond_init(&s->seal_cond, NULL);
     pthread_mutex_init(&s->wait_lock, NULL);
     pthread_cond_init(&s->wait_cond, NULL);
+    pthread_mutex_init(&s->ack_lock, NULL);
+    pthread_cond_init(&s->ack_cond, NULL);
     pthread_mutex_init(&s->metrics.lock, NULL);
 
     if ((rc = prepare_dir(path, o->read_only)) != 0)
@@ -221,6 +223,11 @@ static int store_open(const char *path, const struct es_options *o, bool reindex
     s->sealed_through = 0;
     s->last_sync_ns = es_mono_ns();
     if (!o->read_only) {
+        if ((rc = pthread_create(&s->acker, NULL, es_acker_main, s)) != 0) {
+            rc = es_fail(-rc, "starting the acknowledging thread");
+            goto fail;
+        }
+        s->acker_running = true;
         if ((rc = pthread_create(&s->writer, NULL, es_writer_main, s)) != 0) {
             rc = es_fail(-rc, "starting the writer thread");
             goto fail;
@@ -251,6 +258,15 @@ int es_store_close(struct es_store *s)
         pthread_mutex_unlock(&s->q_lock);
         pthread_join(s->writer, NULL);
     }
+    if (s->acker_running) {
+        /* after the writer: it drains what the writer handed over */
+        pthread_mutex_lock(&s->ack_lock);
+        s->ack_stop = true;
+        pthread_cond_signal(&s->ack_cond);
+        pthread_mutex_unlock(&s->ack_lock);
+        pthread_join(s->acker, NULL);
+        s->acker_running = false;
+    }
     if (s->sealer_running) {
         pthread_mutex_lock(&s->seal_lock);
         s->sealer_stop = true;
@@ -277,6 +293,8 @@ int es_store_close(struct es_store *s)
     pthread_cond_destroy(&s->seal_cond);
     pthread_mutex_destroy(&s->wait_lock);
     pthread_cond_destroy(&s->wait_cond);
+    pthread_mutex_destroy(&s->ack_lock);
+    pthread_cond_destroy(&s->ack_cond);
     pthread_mutex_destroy(&s->metrics.lock);
     free(s);
     return rc;

@@ -59,6 +59,17 @@ struct seal_waiter {
     void *arg;
 };
 
+/* One group commit handed from the writer to the acker (acker.c). */
+struct ack_batch {
+    struct ack_batch *next;
+    struct append_req *appends; /* owned: freed after their callbacks */
+    size_t n_published;
+    uint64_t log_bytes;
+    struct es_commit commit;          /* streams points into `streams` */
+    struct es_commit_stream *streams; /* a copy of the writer's array */
+    /* (pushed batches are one allocation with their streams after them) */
+};
+
 struct store_metrics {
     pthread_mutex_t lock; /* protects everything in this struct */
     struct es_metrics m;
@@ -94,6 +105,14 @@ struct es_store {
     uint64_t sealed_through;
     pthread_t sealer;
 
+    /* ack_lock protects ack_head, ack_tail, ack_stop. */
+    pthread_mutex_t ack_lock;
+    pthread_cond_t ack_cond;
+    struct ack_batch *ack_head, *ack_tail;
+    bool ack_stop;
+    bool acker_running;
+    pthread_t acker;
+
     /* wait_lock/wait_cond: es_store_wait() sleepers, woken per commit.
      * wait_lock protects n_waiters: close waits until it is 0 before it
      * frees what the sleepers look at. */
@@ -112,6 +131,13 @@ struct es_store {
 int64_t es_mono_ns(void);
 /* es_store_open, after removing the index files under the store lock. */
 int es_store_open_reindex(const char *path, const struct es_options *o, struct es_store **out);
+
+/* acker.c: completion callbacks, waiter wake-ups and the commit hook of
+ * each group commit, in commit order, off the writer thread */
+void *es_acker_main(void *arg);
+void es_acker_push(struct es_store *s, struct ack_batch *b);
+/* Runs a batch's acknowledgements and frees its appends (not b itself). */
+void es_ack_batch_run(struct es_store *s, struct ack_batch *b);
 
 /* writer.c */
 void *es_writer_main(void *arg);

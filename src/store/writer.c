@@ -9,7 +9,9 @@
  *   2. reserves index space, writes the buffer with one write, and under
  *      ES_SYNC_ALWAYS fdatasyncs once for everyone in the turn;
  *   3. indexes the events and publishes them (readers see them from here);
- *   4. runs every completion callback, then the commit hook.
+ *   4. hands the turn to the acker thread, which runs every completion
+ *      callback, then the commit hook, while this thread goes on with the
+ *      next turn (acker.c).
  * An append is all or nothing: it is refused whole (conflict) or its frames
  * are in the one buffer whose write and sync decide for all of them.
  *
@@ -147,33 +149,6 @@ static void take_queue(struct es_store *s, struct turn *t, size_t *n_reqs, size_
         *n_events += r->n_events;
         bytes += r->frame_bytes;
     }
-}
-
-static void metrics_after_turn(struct es_store *s, struct turn *t, size_t n_published)
-{
-    int64_t now = es_mono_ns();
-    pthread_mutex_lock(&s->metrics.lock);
-    struct es_metrics *m = &s->metrics.m;
-    for (struct append_req *r = t->appends; r; r = r->next) {
-        if (r->rc == 0) {
-            m->appends++;
-            es_hist_add(&m->append_latency_s, es_latency_bounds_s,
-                        (double)(now - r->queued_ns) / 1e9);
-            for (size_t i = 0; i < r->n_events; i++)
-                m->payload_bytes += r->events[i].payload_len;
-        } else {
-            m->append_failures++;
-            if (r->rc == ES_ECONFLICT)
-                m->conflicts++;
-        }
-    }
-    if (n_published) {
-        m->events += n_published;
-        m->log_bytes += s->frames.len;
-        m->batches++;
-        es_hist_add(&m->batch_events, es_batch_bounds, (double)n_published);
-    }
-    pthread_mutex_unlock(&s->metrics.lock);
 }
 
 static int do_sync(struct es_store *s)
@@ -317,30 +292,34 @@ static size_t commit(struct es_store *s, struct turn *t, uint64_t post_bytes)
     return t->n_evs;
 }
 
+/* Hands the turn's appends (and what it published) to the acker; one
+ * allocation holds the batch and its copy of the commit's streams. Without
+ * memory for it, the turn is acknowledged here, as it was before the acker
+ * (the writer's arrays are still valid until the next turn). */
 static void complete(struct es_store *s, struct turn *t, size_t n_published)
 {
-    for (struct append_req *r = t->appends; r; r = r->next)
-        r->done(r->done_arg, r->rc, &r->res);
+    size_t n_streams = n_published ? t->n_nos : 0;
+    struct ack_batch *b = malloc(sizeof(*b) + n_streams * sizeof(struct es_commit_stream));
+    struct ack_batch local;
+    struct ack_batch *use = b ? b : &local;
+    memset(use, 0, sizeof(*use));
+    use->appends = t->appends;
+    t->appends = NULL;
+    use->n_published = n_published;
     if (n_published) {
-        pthread_mutex_lock(&s->wait_lock);
-        pthread_cond_broadcast(&s->wait_cond);
-        pthread_mutex_unlock(&s->wait_lock);
-        if (s->opt.on_commit) {
-            struct es_commit c = {.first_pos = t->evs[0].pos,
-                                  .last_pos = t->evs[t->n_evs - 1].pos,
-                                  .all_view_bytes = es_index_all_bytes(s->ix),
-                                  .n_streams = t->n_nos,
-                                  .streams = t->commit_streams};
-            s->opt.on_commit(s->opt.on_commit_arg, &c);
-        }
+        use->log_bytes = s->frames.len;
+        use->streams = b ? (struct es_commit_stream *)(b + 1) : t->commit_streams;
+        if (b)
+            memcpy(use->streams, t->commit_streams, n_streams * sizeof(*use->streams));
+        use->commit = (struct es_commit){.first_pos = t->evs[0].pos,
+                                         .last_pos = t->evs[t->n_evs - 1].pos,
+                                         .all_view_bytes = es_index_all_bytes(s->ix),
+                                         .n_streams = n_streams};
     }
-    while (t->appends) {
-        struct append_req *r = t->appends;
-        t->appends = r->next;
-        free(r->data);
-        free(r->events);
-        free(r);
-    }
+    if (b)
+        es_acker_push(s, b);
+    else
+        es_ack_batch_run(s, &local);
 }
 
 /* Seal and sync requests, after the appends queued with them. */
@@ -459,7 +438,6 @@ void *es_writer_main(void *arg)
                 uint64_t post_bytes;
                 assign(s, &t, &post_bytes);
                 size_t n = commit(s, &t, post_bytes);
-                metrics_after_turn(s, &t, n);
                 complete(s, &t, n);
             }
         }
