@@ -19,6 +19,8 @@
 #define XATTR_VERSION    "user.esfs.version"
 #define XATTR_EXPECTED   "user.esfs.expected_version"
 #define XATTR_PID        "user.esfs.pid"
+#define XATTR_APPEND     "user.esfs.append."
+#define XATTR_VALUE_MAX  65536u /* the kernel's limit for an xattr value */
 #define MAX_ATOMIC_WRITE (1u << 20)
 
 static const char append_usage[] =
@@ -30,7 +32,8 @@ static const char append_usage[] =
     "append happens only if the stream then holds exactly N events (0: the stream\n"
     "must not exist yet); the check and the append are one atomic step in the\n"
     "daemon. This is `setfattr -n user.esfs.expected_version -v N` and the write\n"
-    "done from one thread, which a shell cannot do for its own echo.\n"
+    "done from one thread, which a shell cannot do for its own echo. Up to 64 KiB\n"
+    "goes as one request, setting user.esfs.append.N (the value is the lines).\n"
     "\n"
     "  --expect N     the expected version (a count of events), or 'any'\n"
     "\n"
@@ -196,10 +199,19 @@ int cmd_append(int argc, char **argv)
         return EXIT_PROBLEM;
     }
     int rc = 0;
-    if (expect && fsetxattr(fd, XATTR_EXPECTED, expect, strlen(expect), 0) != 0)
-        rc = -errno;
-    if (rc == 0)
-        rc = write_lines(fd, data, len);
+    if (expect && len <= XATTR_VALUE_MAX) {
+        /* the check and the append in one request (user.esfs.append.N) */
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", XATTR_APPEND, expect);
+        if (fsetxattr(fd, name, data, len, 0) != 0)
+            rc = -errno;
+    } else {
+        /* longer: arm the check for this thread, then one write(2) */
+        if (expect && fsetxattr(fd, XATTR_EXPECTED, expect, strlen(expect), 0) != 0)
+            rc = -errno;
+        if (rc == 0)
+            rc = write_lines(fd, data, len);
+    }
     char actual[32] = "";
     if (rc == -ECANCELED) {
         ssize_t n = fgetxattr(fd, XATTR_VERSION, actual, sizeof(actual) - 1);

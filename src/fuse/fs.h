@@ -55,6 +55,8 @@ struct node {
     size_t len;
     struct node *id_next;   /* in the id table */
     struct node *name_next; /* in the name table (same kind and name) */
+    bool read_opened;       /* opened read-only at least once */
+    bool write_opened;      /* opened for writing at least once */
 };
 
 enum fh_kind {
@@ -114,6 +116,11 @@ struct fs {
     gid_t gid;
     pid_t pid;
     int64_t mount_ns;
+    bool cached_reads; /* the kernel auto-invalidates: page-cache reads allowed */
+    /* A read found corrupt data: from then on files open with direct I/O,
+     * so an error covers exactly the damaged bytes, not the whole pages (and
+     * read-ahead) the page cache reads around them. */
+    _Atomic bool corruption_seen;
 
     pthread_mutex_t nodes_lock;
     struct node **id_table, **name_table;
@@ -157,11 +164,16 @@ void fs_reply_err(struct fs *fs, fuse_req_t req, int err);
 /* nodes.c */
 int nodes_init(struct fs *fs);
 void nodes_release(struct fs *fs);
-/* A new node (per-open mode) or the shared one, with nlookup + 1. */
+/* A node for a lookup, with nlookup + 1: in per-open mode a new one, except
+ * that a stream node only ever opened read-only is handed out again (so the
+ * kernel keeps that inode and its page cache for readers) and watch nodes
+ * are always shared; in shared mode the one node of the name. */
 struct node *node_get(struct fs *fs, enum node_kind kind, const char *name, size_t len);
 /* A node by id; NULL if unknown. The node stays valid while the kernel
  * holds a lookup on it (until FORGET), which covers every request on it. */
 struct node *node_find(struct fs *fs, uint64_t id);
+/* Records that n was opened (for writing or not): see node_get. */
+void node_note_open(struct fs *fs, struct node *n, bool writes);
 void node_forget(struct fs *fs, uint64_t id, uint64_t n);
 uint64_t stream_st_ino(enum node_kind kind, const char *name, size_t len);
 /* Open writers of a stream that has no event yet. */
@@ -172,6 +184,12 @@ bool pending_has(struct fs *fs, const char *name, size_t len);
 /* ops_*.c */
 extern const struct fuse_lowlevel_ops fs_ops;
 void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct stat *st);
+/* access.c: the mode of a file (type bits included), and the permission
+ * check the daemon makes instead of the kernel's default_permissions:
+ * 0 or EACCES for mask (R_OK | W_OK | X_OK). */
+mode_t fs_mode_of(const struct fs *fs, fuse_ino_t ino, const struct node *n);
+int fs_check_access(struct fs *fs, fuse_req_t req, fuse_ino_t ino, const struct node *n, int mask);
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask);
 /* Attribute cache lifetime for ino: 0 for every file that grows. */
 double fs_attr_timeout(fuse_ino_t ino);
 

@@ -26,7 +26,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     struct fs *fs = userdata;
     /* one write(2) of up to 1 MiB arrives as one request: appended atomically */
     conn->max_write = MAX_WRITE;
+    /* cold page-cache reads of all and streams: 1 MiB READ requests */
+    conn->max_readahead = MAX_WRITE;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+    /* page-cache reads are correct only if the kernel drops a file's cache
+     * when its size changes (ops_file.c); without that, reads go direct */
+    fs->cached_reads = (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) != 0;
+    if (fs->cached_reads)
+        conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    conn->want &= ~(unsigned)FUSE_CAP_EXPLICIT_INVAL_DATA;
     conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
     fs_log(fs, ES_LOG_INFO, "FUSE protocol %u.%u, max_write %u, max_read %u", conn->proto_major,
            conn->proto_minor, conn->max_write, conn->max_read);
@@ -102,7 +110,9 @@ int es_mount_start(const struct es_mount_options *o, struct fs **out)
         goto fail_store;
     }
     char opts[PATH_MAX + 128];
-    snprintf(opts, sizeof(opts), "fsname=esfs:%s,subtype=esfs,default_permissions%s%s", o->store,
+    /* no default_permissions: the daemon checks the (fixed) modes itself,
+     * saving a GETATTR per open and setxattr (access.c) */
+    snprintf(opts, sizeof(opts), "fsname=esfs:%s,subtype=esfs%s%s", o->store,
              o->allow_other ? ",allow_other" : "", o->store_opt.read_only ? ",ro" : "");
     char *argv[] = {"esfs", "-o", opts, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(3, argv);

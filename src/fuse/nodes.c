@@ -6,7 +6,12 @@
  * (entry timeout 0), so every open has its own kernel inode and appends to
  * one stream from many files are not serialised by the kernel's inode lock
  * (FUSE-NOTES §1.4); st_ino stays stable because it is derived from the
- * name. With ES_NODES_SHARED one node serves all lookups of a name.
+ * name. The exception is a node that was opened read-only and never for
+ * writing: later lookups get it again, so readers share one kernel inode
+ * and its page cache (a fresh node's first open decides; a node a writer
+ * opens is never handed out again, so concurrent writers starting together
+ * still get inodes of their own). With ES_NODES_SHARED one node serves all
+ * lookups of a name.
  * nodes_lock protects both tables, n_nodes, next_id and the pending set.
  */
 #include <errno.h>
@@ -70,14 +75,14 @@ struct node *node_get(struct fs *fs, enum node_kind kind, const char *name, size
 {
     pthread_mutex_lock(&fs->nodes_lock);
     size_t ns = name_slot(fs, kind, name, len);
-    if (fs->opt.stream_nodes == ES_NODES_SHARED) {
-        for (struct node *n = fs->name_table[ns]; n; n = n->name_next)
-            if (n->kind == kind && n->len == len && memcmp(n->name, name, len) == 0) {
-                n->nlookup++;
-                pthread_mutex_unlock(&fs->nodes_lock);
-                return n;
-            }
-    }
+    bool any = fs->opt.stream_nodes == ES_NODES_SHARED || kind == NODE_WATCH_STREAM;
+    for (struct node *n = fs->name_table[ns]; n; n = n->name_next)
+        if (n->kind == kind && n->len == len && memcmp(n->name, name, len) == 0 &&
+            (any || (n->read_opened && !n->write_opened))) {
+            n->nlookup++;
+            pthread_mutex_unlock(&fs->nodes_lock);
+            return n;
+        }
     struct node *n = calloc(1, sizeof(*n));
     if (!n) {
         pthread_mutex_unlock(&fs->nodes_lock);
@@ -107,6 +112,16 @@ struct node *node_find(struct fs *fs, uint64_t id)
         n = n->id_next;
     pthread_mutex_unlock(&fs->nodes_lock);
     return n;
+}
+
+void node_note_open(struct fs *fs, struct node *n, bool writes)
+{
+    pthread_mutex_lock(&fs->nodes_lock);
+    if (writes)
+        n->write_opened = true;
+    else
+        n->read_opened = true;
+    pthread_mutex_unlock(&fs->nodes_lock);
 }
 
 void node_forget(struct fs *fs, uint64_t id, uint64_t count)

@@ -40,23 +40,17 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
     case INO_STREAMS:
     case INO_WATCH:
     case INO_WATCH_STREAMS:
-    case INO_ESFS:
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        break;
+    case INO_ESFS: st->st_nlink = 2; break;
     case INO_ALL:
     case INO_WATCH_ALL:
-        st->st_mode = S_IFREG | 0444;
         st->st_nlink = 1;
         st->st_size = (off_t)li.all_view_bytes;
         break;
     case INO_METRICS:
-        st->st_mode = S_IFREG | 0444;
         st->st_nlink = 1;
         t = fs->mount_ns;
         break;
     case INO_SEAL:
-        st->st_mode = S_IFREG | 0200;
         st->st_nlink = 1;
         t = fs->mount_ns;
         break;
@@ -64,8 +58,6 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
         if (!n)
             break;
         st->st_ino = n->st_ino;
-        st->st_mode =
-            S_IFREG | (n->kind == NODE_STREAM && !fs->opt.store_opt.read_only ? 0644 : 0444);
         st->st_nlink = 1;
         struct es_stream_info si;
         if (es_store_stream_info(fs->store, n->name, n->len, &si) == 0) {
@@ -76,8 +68,7 @@ void fs_fill_attr(struct fs *fs, fuse_ino_t ino, const struct node *n, struct st
         }
         break;
     }
-    if (fs->opt.store_opt.read_only && ino == INO_SEAL)
-        st->st_mode = S_IFREG | 0;
+    st->st_mode = fs_mode_of(fs, ino, n);
     st->st_blocks = (st->st_size + 511) / 512;
     ts_of(t, &st->st_mtim);
     ts_of(t, &st->st_ctim);
@@ -242,7 +233,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         fs_reply_err(fs, req, EPERM);
         return;
     }
-    /* times (touch) are accepted and ignored: a stream's mtime is its last event's */
+    /* times (touch) are accepted and ignored - a stream's mtime is its last
+     * event's - but only from the owner or root, as the kernel would */
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    if (ctx->uid != 0 && ctx->uid != fs->uid) {
+        fs_reply_err(fs, req, EPERM);
+        return;
+    }
     fuse_reply_attr(req, &st, fs_attr_timeout(ino));
 }
 
@@ -430,4 +427,5 @@ const struct fuse_lowlevel_ops fs_ops = {
     .removexattr = op_removexattr,
     .create = op_create,
     .poll = op_poll,
+    .access = op_access,
 };

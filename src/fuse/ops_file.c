@@ -91,8 +91,22 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs *fs = fs_of(req);
     struct fh *fh = NULL;
-    int err = 0;
     bool writes = wants_write(fi->flags);
+    struct node *n = ino >= INO_FIRST_DYNAMIC ? node_find(fs, ino) : NULL;
+    if (ino >= INO_FIRST_DYNAMIC && !n) {
+        fs_reply_err(fs, req, ENOENT);
+        return;
+    }
+    int mask = (fi->flags & O_ACCMODE) == O_RDONLY   ? R_OK
+               : (fi->flags & O_ACCMODE) == O_WRONLY ? W_OK
+                                                     : R_OK | W_OK;
+    if (fi->flags & O_TRUNC)
+        mask |= W_OK;
+    int err = fs_check_access(fs, req, ino, n, mask);
+    if (err) {
+        fs_reply_err(fs, req, err);
+        return;
+    }
     switch (ino) {
     case INO_ALL:
     case INO_WATCH_ALL:
@@ -124,7 +138,6 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             err = ENOMEM;
         break;
     default: {
-        struct node *n = ino >= INO_FIRST_DYNAMIC ? node_find(fs, ino) : NULL;
         if (!n) {
             err = ino < INO_FIRST_DYNAMIC ? EISDIR : ENOENT;
             break;
@@ -140,6 +153,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             break;
         }
         err = open_stream(fs, n->name, n->len, fi->flags, false, &fh);
+        if (!err)
+            node_note_open(fs, n, writes);
     }
     }
     if (err) {
@@ -149,8 +164,17 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->fh = (uint64_t)(uintptr_t)fh;
-    fi->direct_io = 1;
-    fi->keep_cache = 0;
+    /* Reads of all and of streams opened read-only go through the page
+     * cache: their bytes never change, and the kernel drops its cache of a
+     * file whose size it sees change (FUSE_CAP_AUTO_INVAL_DATA, on: a
+     * cached last page is never served short; FUSE-NOTES §4). Writers,
+     * watch files (a read at the end must reach the daemon) and the
+     * generated files use direct I/O. */
+    bool cached = fs->cached_reads && !atomic_load(&fs->corruption_seen) && !writes &&
+                  (fh->kind == FH_ALL || fh->kind == FH_STREAM);
+    fi->direct_io = !cached;
+    fi->keep_cache = cached;
+    fi->noflush = !writes; /* nothing to flush: saves a request per close */
     if (fuse_reply_open(req, fi) != 0)
         fh_free(fh);
 }
@@ -161,6 +185,11 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     (void)mode;
     struct fs *fs = fs_of(req);
     size_t len = strlen(name);
+    int aerr = fs_check_access(fs, req, parent, NULL, W_OK | X_OK);
+    if (aerr) {
+        fs_reply_err(fs, req, aerr);
+        return;
+    }
     if (parent != INO_STREAMS) {
         fs_log(fs, ES_LOG_WARN,
                "create of %s refused: new files can only be streams, in "
@@ -201,6 +230,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
         fs_reply_err(fs, req, ENOMEM);
         return;
     }
+    node_note_open(fs, n, true);
     struct fuse_entry_param e;
     memset(&e, 0, sizeof(e));
     e.ino = n->id;
@@ -588,6 +618,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
     if (n == ES_ENOTFOUND)
         n = 0; /* a stream without events yet reads as empty */
     if (n < 0) {
+        if (n == ES_ECORRUPT)
+            atomic_store(&fs->corruption_seen, true);
         fs_log(fs, ES_LOG_ERROR, "read of %s%.*s at offset %lld failed: %s", is_all ? "all" : "",
                (int)fh->len, fh->name, (long long)off, es_error_detail());
         fs_reply_err(fs, req, es_errno((int)n));

@@ -10,6 +10,13 @@
  * file), atomically with the append, in the store's writer thread. "any"
  * disarms. Never replies ENOSYS (the kernel would turn xattrs off for the
  * whole mount): unknown names get ENODATA or ENOTSUP.
+ *
+ * Compare-and-append in one request: setting user.esfs.append.<N> (or
+ * user.esfs.append.any) on a stream appends the value's lines as one
+ * append checked against N, and the setxattr returns once they are durable
+ * (ECANCELED on a mismatch). One round trip instead of setxattr + write
+ * (+ the GETATTR the kernel adds after a setxattr); at most 64 KiB, the
+ * kernel's limit for a value; no state is left between calls.
  * xattr_lock protects the armed list.
  */
 #include <errno.h>
@@ -26,6 +33,7 @@
 #define X_EXPECTED "user.esfs.expected_version"
 #define X_PID      "user.esfs.pid"
 #define X_STORE    "user.esfs.store"
+#define X_APPEND   "user.esfs.append."
 
 struct armed {
     char name[ES_STREAM_NAME_MAX];
@@ -130,12 +138,139 @@ static bool parse_expected(const char *value, size_t size, int64_t *out)
     return true;
 }
 
+struct xattr_append {
+    struct fs *fs;
+    fuse_req_t req;
+    char name[ES_STREAM_NAME_MAX];
+    size_t len;
+    int64_t expected;
+    size_t n_events;
+};
+
+static void xattr_append_done(void *arg, int rc, const struct es_append_result *res)
+{
+    struct xattr_append *xa = arg;
+    if (rc == ES_ECONFLICT)
+        fs_log(xa->fs, ES_LOG_WARN,
+               "append of %zu event(s) to %.*s through %s refused: expected version %lld, the "
+               "stream is at version %llu (ECANCELED)",
+               xa->n_events, (int)xa->len, xa->name, X_APPEND "<N>", (long long)xa->expected,
+               (unsigned long long)(res ? res->version : 0));
+    else if (rc)
+        fs_log(xa->fs, ES_LOG_ERROR, "append of %zu event(s) to %.*s through %s failed: %s",
+               xa->n_events, (int)xa->len, xa->name, X_APPEND "<N>", es_strerror(rc));
+    if (rc)
+        fs_reply_err(xa->fs, xa->req, es_errno(rc));
+    else
+        fuse_reply_err(xa->req, 0);
+    free(xa);
+}
+
+/* setxattr user.esfs.append.<N>: the value's lines, appended if the stream
+ * holds exactly N events. Replies now on a refusal, later otherwise. */
+static void append_by_xattr(struct fs *fs, fuse_req_t req, const struct node *n, const char *suffix,
+                            const char *value, size_t size)
+{
+    int64_t expected;
+    if (!n || n->kind != NODE_STREAM) {
+        fs_reply_err(fs, req, ENOTSUP);
+        return;
+    }
+    if (fs->opt.store_opt.read_only) {
+        fs_reply_err(fs, req, EROFS);
+        return;
+    }
+    if (!parse_expected(suffix, strlen(suffix), &expected)) {
+        fs_log(fs, ES_LOG_WARN, "%s%s on %.*s: neither a number of events nor 'any' (EINVAL)",
+               X_APPEND, suffix, (int)n->len, n->name);
+        fs_reply_err(fs, req, EINVAL);
+        return;
+    }
+    /* the lines of the value; a last line without '\n' is an event too */
+    struct es_lines lines;
+    es_lines_init(&lines);
+    struct es_lines_split sp;
+    size_t max = fs->opt.store_opt.max_event_bytes;
+    int rc = es_lines_split(&lines, value, size, max, &sp);
+    struct es_payload *events = NULL;
+    size_t n_events = 0;
+    if (rc == 0) {
+        const char *rest = sp.ended ? sp.rest : sp.data;
+        size_t rest_len = sp.ended ? sp.rest_len : sp.data_len;
+        events = malloc((sp.n_events + 1) * sizeof(*events));
+        if (!events) {
+            rc = -ENOMEM;
+        } else {
+            memcpy(events, sp.events, sp.n_events * sizeof(*events));
+            n_events = sp.n_events;
+            if (rest_len)
+                events[n_events++] = (struct es_payload){rest, rest_len};
+        }
+    }
+    int err = 0;
+    if (rc == ES_ETOOBIG) {
+        fs_log(fs, ES_LOG_WARN,
+               "%s on %.*s refused: a line over the %zu-byte --max-event-size "
+               "(EMSGSIZE)",
+               X_APPEND "<N>", (int)n->len, n->name, max);
+        err = EMSGSIZE;
+    } else if (rc) {
+        err = ENOMEM;
+    } else if (n_events == 0) {
+        fs_log(fs, ES_LOG_WARN,
+               "%s on %.*s: no event in the value (empty lines are not "
+               "events) (EINVAL)",
+               X_APPEND "<N>", (int)n->len, n->name);
+        err = EINVAL;
+    }
+    struct xattr_append *xa = err ? NULL : calloc(1, sizeof(*xa));
+    if (!err && !xa)
+        err = ENOMEM;
+    if (!err) {
+        xa->fs = fs;
+        xa->req = req;
+        memcpy(xa->name, n->name, n->len);
+        xa->len = n->len;
+        xa->expected = expected;
+        xa->n_events = n_events;
+        struct es_append a = {.stream = n->name,
+                              .stream_len = n->len,
+                              .events = events,
+                              .n_events = n_events,
+                              .expected_version = expected,
+                              .done = xattr_append_done,
+                              .done_arg = xa};
+        rc = es_store_append_async(fs->store, &a);
+        if (rc) {
+            fs_log(fs, ES_LOG_ERROR, "append to %.*s through %s refused: %s", (int)n->len, n->name,
+                   X_APPEND "<N>", es_error_detail());
+            free(xa);
+            err = es_errno(rc);
+        }
+    }
+    free(events);
+    es_lines_split_release(&sp);
+    es_lines_release(&lines);
+    if (err)
+        fs_reply_err(fs, req, err);
+}
+
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                  int flags)
 {
     (void)flags;
     struct fs *fs = fs_of(req);
     struct node *n = ino >= INO_FIRST_DYNAMIC ? node_find(fs, ino) : NULL;
+    /* user.* attributes of a file: its writers may set them */
+    int aerr = fs_check_access(fs, req, ino, n, W_OK);
+    if (aerr) {
+        fs_reply_err(fs, req, aerr);
+        return;
+    }
+    if (!strncmp(name, X_APPEND, strlen(X_APPEND))) {
+        append_by_xattr(fs, req, n, name + strlen(X_APPEND), value, size);
+        return;
+    }
     if (!strcmp(name, X_VERSION)) {
         fs_log(fs, ES_LOG_WARN, "setting %s refused: it is read-only (EPERM)", X_VERSION);
         fs_reply_err(fs, req, EPERM);
@@ -188,6 +323,11 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
     char value[PATH_MAX + 32];
     int len = -1;
     struct node *n = ino >= INO_FIRST_DYNAMIC ? node_find(fs, ino) : NULL;
+    int aerr = fs_check_access(fs, req, ino, n, R_OK);
+    if (aerr) {
+        fuse_reply_err(req, aerr);
+        return;
+    }
     if (n && !strcmp(name, X_VERSION)) {
         struct es_stream_info si;
         uint64_t v = es_store_stream_info(fs->store, n->name, n->len, &si) == 0 ? si.version : 0;
@@ -231,6 +371,11 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     struct fs *fs = fs_of(req);
     struct node *n = ino >= INO_FIRST_DYNAMIC ? node_find(fs, ino) : NULL;
+    int aerr = fs_check_access(fs, req, ino, n, W_OK);
+    if (aerr) {
+        fuse_reply_err(req, aerr);
+        return;
+    }
     if (n && n->kind == NODE_STREAM && !strcmp(name, X_EXPECTED)) {
         pthread_mutex_lock(&fs->xattr_lock);
         struct armed *a = take_locked(fs, n->name, n->len, fuse_req_ctx(req)->pid);

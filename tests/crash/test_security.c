@@ -32,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -136,6 +137,76 @@ static void test_security_private_mount(void **state)
     print_message("[ security ] private mount: uid %d got EACCES for the mount, all, streams, "
                   "xattrs, create\n",
                   NOBODY_UID);
+}
+
+/* As another user on a mount shared with -o allow_other: the modes decide
+ * (the daemon checks them itself: src/fuse/access.c). Reading works;
+ * writing, creating, setting attributes and sealing are refused. */
+static int probe_shared(void *arg)
+{
+    const struct mu_mount *m = arg;
+    char p[PATH_MAX + 64], buf[64];
+    struct stat st;
+    if (stat(m->mnt, &st) != 0)
+        return 1;
+    snprintf(p, sizeof(p), "%s/streams/shared", m->mnt);
+    int fd = open(p, O_RDONLY);
+    if (fd < 0)
+        return 2;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n != 7 || memcmp(buf, "public\n", 7) != 0)
+        return 3;
+    snprintf(p, sizeof(p), "%s/all", m->mnt);
+    if ((fd = open(p, O_RDONLY)) < 0)
+        return 4;
+    close(fd);
+    snprintf(p, sizeof(p), "%s/streams/shared", m->mnt);
+    if (open(p, O_WRONLY | O_APPEND) >= 0 || errno != EACCES)
+        return 5;
+    if (setxattr(p, "user.esfs.expected_version", "1", 1, 0) == 0 || errno != EACCES)
+        return 6;
+    if (setxattr(p, "user.esfs.append.1", "x", 1, 0) == 0 || errno != EACCES)
+        return 7;
+    if (getxattr(p, "user.esfs.version", buf, sizeof(buf)) != 1)
+        return 8;
+    if (access(p, R_OK) != 0 || access(p, W_OK) == 0 || errno != EACCES)
+        return 9;
+    snprintf(p, sizeof(p), "%s/streams/new-one", m->mnt);
+    if (open(p, O_WRONLY | O_APPEND | O_CREAT, 0644) >= 0 || errno != EACCES)
+        return 10;
+    snprintf(p, sizeof(p), "%s/.esfs/seal", m->mnt);
+    if (open(p, O_WRONLY) >= 0 || errno != EACCES)
+        return 11;
+    snprintf(p, sizeof(p), "%s/streams/shared", m->mnt);
+    if (utimes(p, NULL) == 0)
+        return 12;
+    return 0;
+}
+
+static void test_security_shared_mount_modes(void **state)
+{
+    struct mu_mount *m = *state;
+    need_root_mount();
+    char err[2048];
+    if (mu_mount(m, err, sizeof(err), "-o", "allow_other", (const char *)NULL))
+        fail_msg("mount: %s", err);
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/streams/shared", m->mnt);
+    assert_int_equal(mu_append(p, "public\n", 7), 0);
+    int rc = as_nobody(probe_shared, m);
+    if (rc < 0)
+        fail_msg("could not run a child as nobody");
+    if (rc != 0)
+        fail_msg("another user on a shared mount: check %d of probe_shared failed", rc);
+    /* nothing of theirs landed */
+    size_t len;
+    int e;
+    char *got = mu_read(p, &len, &e);
+    assert_non_null(got);
+    assert_int_equal(len, 7);
+    free(got);
+    assert_int_equal(mu_umount(m), 0);
 }
 
 /* Every entry under dir (recursively) is one of the store's own names. */
@@ -453,6 +524,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_security_private_mount, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_security_shared_mount_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_security_names_stay_in_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_security_unprivileged_daemon, setup, teardown),
     };

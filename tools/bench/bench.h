@@ -33,6 +33,7 @@ struct bench_opts {
     unsigned writers;     /* C */
     size_t payload_bytes; /* length of each payload (without '\n') */
     bool expect;          /* check the expected version on every append */
+    bool expect_xattr;    /* mount: check and append in one setxattr (user.esfs.append.N) */
     bool one_stream;      /* every writer appends to stream prefix + "0" */
     double max_seconds;   /* a writer stops after this long (0: never) */
     unsigned watchers;    /* watch */

@@ -283,8 +283,11 @@ int bench_run_appends(const struct bench_opts *o, const struct bench_target *t)
     double secs = (double)(end - start) / 1e9;
     printf("mode=%s target=%s writers=%u streams=%u events=%" PRIu64 " payload=%zu expect=%d"
            " done=%" PRIu64 " errors=%" PRIu64 " elapsed_s=%.3f appends_per_s=%.0f",
-           o->mode, t->name, C, S, o->events, o->payload_bytes, o->expect ? 1 : 0, done, errors,
-           secs, secs > 0 ? (double)done / secs : 0.0);
+           o->mode, t->name, C, S, o->events, o->payload_bytes,
+           o->expect_xattr ? 2
+           : o->expect     ? 1
+                           : 0,
+           done, errors, secs, secs > 0 ? (double)done / secs : 0.0);
     bench_print_latency("", all, n);
     free(all);
     double cpu_us = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) * 1e6 +

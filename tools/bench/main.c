@@ -23,7 +23,9 @@ static const char usage[] =
     "Durable appends (C writer threads, E events over S streams, ~200-byte JSON;\n"
     "prints appends/s and p50/p99/p999 append latency):\n"
     "  append   through a mounted esfs: --dir MOUNT (write(2) to streams/<id>;\n"
-    "           --expect arms user.esfs.expected_version with fsetxattr first)\n"
+    "           --expect arms user.esfs.expected_version with fsetxattr first;\n"
+    "           --expect-xattr checks and appends in one fsetxattr of\n"
+    "           user.esfs.append.N)\n"
     "  lib      the library alone, es_store_append: --dir STORE [--sync=always|none]\n"
     "  file     the same frames to a plain file: --path FILE --fsync=group|each\n"
     "  pg       PostgreSQL write_message() through libpq: --conninfo STR\n"
@@ -53,7 +55,8 @@ static const char usage[] =
     "  --conninfo STR     pg: libpq connection string\n"
     "  --watchers N       watch: blocked readers (default 1000)\n"
     "  --rounds R         watch: appends (default 20)\n"
-    "  --read-size BYTES  read, watch: read(2) size (default 131072)\n"
+    "  --read-size BYTES  read, watch: read(2) size (default: read like GNU cat,\n"
+    "                     max(128 KiB, st_blksize); watch: 131072)\n"
     "  --crash            fill: once every append is written, exit without\n"
     "                     closing the store (as if killed: no final checkpoint)\n";
 
@@ -97,12 +100,13 @@ int main(int argc, char **argv)
                            .payload_bytes = 200,
                            .watchers = 1000,
                            .rounds = 20,
-                           .read_bytes = 128 << 10};
+                           .read_bytes = 0};
     enum {
         O_DIR = 256,
         O_PATH,
         O_PAYLOAD,
         O_EXPECT,
+        O_EXPECT_XATTR,
         O_ONE,
         O_PREFIX,
         O_MAXS,
@@ -122,6 +126,7 @@ int main(int argc, char **argv)
                                              {"writers", required_argument, NULL, 'c'},
                                              {"payload", required_argument, NULL, O_PAYLOAD},
                                              {"expect", no_argument, NULL, O_EXPECT},
+                                             {"expect-xattr", no_argument, NULL, O_EXPECT_XATTR},
                                              {"one-stream", no_argument, NULL, O_ONE},
                                              {"prefix", required_argument, NULL, O_PREFIX},
                                              {"max-seconds", required_argument, NULL, O_MAXS},
@@ -153,6 +158,7 @@ int main(int argc, char **argv)
         case 'c': o.writers = (unsigned)v; break;
         case O_PAYLOAD: o.payload_bytes = v; break;
         case O_EXPECT: o.expect = true; break;
+        case O_EXPECT_XATTR: o.expect = o.expect_xattr = true; break;
         case O_ONE: o.one_stream = true; break;
         case O_PREFIX: o.prefix = optarg; break;
         case O_MAXS: o.max_seconds = strtod(optarg, NULL); break;

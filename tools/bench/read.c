@@ -1,6 +1,7 @@
 /*
- * read.c - sequential reads the way `cat` does them: open, read(2) of
- * --read-size bytes (128 KiB) until end of file, close. Either one file
+ * read.c - sequential reads the way `cat` does them: open, read(2) until end
+ * of file, close, with GNU cat's buffer size: the larger of 128 KiB and the
+ * file's st_blksize (coreutils io_blksize), unless --read-size sets one. Either one file
  * (--path: the mount's `all`, or a plain copy of it) or the files
  * DIR/PREFIX0 .. DIR/PREFIX<S-1> one after the other (--dir, --prefix,
  * --streams: single streams through the mount, or plain copies of them).
@@ -15,14 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#define CAT_MIN_READ (128u << 10)
+#define CAT_MAX_READ (8u << 20)
+
+/* buf holds CAT_MAX_READ bytes; size 0: cat's choice for this file. */
 static int read_one(const char *path, char *buf, size_t size, uint64_t *bytes, uint64_t *lines)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "esfs-bench: open %s: %s\n", path, strerror(errno));
         return -1;
+    }
+    struct stat st;
+    if (size == 0) {
+        size = CAT_MIN_READ;
+        if (fstat(fd, &st) == 0 && (size_t)st.st_blksize > size)
+            size = (size_t)st.st_blksize;
+        if (size > CAT_MAX_READ)
+            size = CAT_MAX_READ;
     }
     ssize_t n;
     while ((n = read(fd, buf, size)) > 0) {
@@ -41,7 +55,8 @@ static int read_one(const char *path, char *buf, size_t size, uint64_t *bytes, u
 
 int bench_read(const struct bench_opts *o)
 {
-    char *buf = malloc(o->read_bytes);
+    size_t size = o->read_bytes; /* 0: cat's choice per file */
+    char *buf = malloc(size ? size : CAT_MAX_READ);
     if (!buf)
         return 1;
     uint64_t bytes = 0, lines = 0, files = 0;
@@ -49,13 +64,13 @@ int bench_read(const struct bench_opts *o)
     int64_t t0 = bench_now_ns();
     if (o->path) {
         files = 1;
-        status = read_one(o->path, buf, o->read_bytes, &bytes, &lines) ? 1 : 0;
+        status = read_one(o->path, buf, size, &bytes, &lines) ? 1 : 0;
     } else {
         for (unsigned k = 0; k < o->streams && status == 0; k++) {
             char name[BENCH_NAME_MAX], path[4096];
             bench_stream_name(o, k, name, sizeof(name));
             snprintf(path, sizeof(path), "%s/%s", o->dir, name);
-            status = read_one(path, buf, o->read_bytes, &bytes, &lines) ? 1 : 0;
+            status = read_one(path, buf, size, &bytes, &lines) ? 1 : 0;
             files++;
         }
     }

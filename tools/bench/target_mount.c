@@ -3,7 +3,8 @@
  * every writer thread opens its own O_APPEND descriptors on
  * MOUNT/streams/<id>, and an append is one write(2) of one line, which
  * returns once the event is durable (--sync=always). With --expect the
- * thread first arms the check with fsetxattr(user.esfs.expected_version).
+ * thread first arms the check with fsetxattr(user.esfs.expected_version);
+ * with --expect-xattr one fsetxattr(user.esfs.append.N) checks and appends.
  * The result line adds the mount's fsync and group-commit counts for the
  * run (from .esfs/metrics), so the batch size can be read off, and the
  * daemon's CPU time per append (/proc/<pid>/stat; pid from user.esfs.pid).
@@ -106,6 +107,12 @@ static int mount_append(struct bench_writer *w, size_t k, const char *line, size
                         int64_t expected)
 {
     int fd = ((int *)w->state)[k];
+    if (expected >= 0 && w->run->o->expect_xattr) {
+        /* the check and the append in one request */
+        char name[64];
+        snprintf(name, sizeof(name), "user.esfs.append.%" PRId64, expected);
+        return fsetxattr(fd, name, line, len, 0) == 0 ? 0 : -errno;
+    }
     if (expected >= 0) {
         char v[32];
         int n = snprintf(v, sizeof(v), "%" PRId64, expected);

@@ -60,7 +60,8 @@ static void *watcher_main(void *p)
     snprintf(path, sizeof(path), "%s/watch/all", o->dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int open_errno = errno;
-    char *buf = malloc(o->read_bytes);
+    size_t read_bytes = o->read_bytes ? o->read_bytes : 128u << 10;
+    char *buf = malloc(read_bytes);
     if (fd >= 0 && lseek(fd, (off_t)c->base, SEEK_SET) < 0)
         open_errno = errno;
     pthread_barrier_wait(&c->opened);
@@ -70,7 +71,7 @@ static void *watcher_main(void *p)
     }
     for (unsigned r = 0; r < o->rounds; r++) {
         for (;;) {
-            ssize_t n = read(fd, buf, o->read_bytes);
+            ssize_t n = read(fd, buf, read_bytes);
             int64_t t = bench_now_ns();
             if (n < 0 && errno == EINTR)
                 continue;
