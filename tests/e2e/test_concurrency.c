@@ -122,6 +122,10 @@ static void test_expected_version_rules(void **state)
 #define N_PROCS     8
 #define PER_PROCESS 25
 
+/* how version_child appends: arm user.esfs.expected_version, then write(2);
+ * or check and append in one setxattr of user.esfs.append.N */
+static bool child_uses_append_xattr;
+
 static void version_child(const char *path, unsigned p, int go_fd, int result_fd)
 {
     char c;
@@ -137,11 +141,18 @@ static void version_child(const char *path, unsigned p, int go_fd, int result_fd
         if (n <= 0)
             _exit(4);
         v[n] = '\0';
-        if (fsetxattr(fd, X_EXPECTED, v, (size_t)n, 0) != 0)
-            _exit(5);
         char line[96];
         int len = snprintf(line, sizeof(line), "p%u k%u at %s\n", p, done, v);
-        ssize_t w = write(fd, line, (size_t)len);
+        ssize_t w;
+        if (child_uses_append_xattr) {
+            char name[64];
+            snprintf(name, sizeof(name), "user.esfs.append.%s", v);
+            w = fsetxattr(fd, name, line, (size_t)len, 0) == 0 ? len : -1;
+        } else {
+            if (fsetxattr(fd, X_EXPECTED, v, (size_t)n, 0) != 0)
+                _exit(5);
+            w = write(fd, line, (size_t)len);
+        }
         if (w == len)
             done++;
         else if (w < 0 && errno == ECANCELED)
@@ -156,9 +167,9 @@ static void version_child(const char *path, unsigned p, int go_fd, int result_fd
     _exit(0);
 }
 
-static void test_expected_version_no_lost_update(void **state)
+static void no_lost_update(struct e2e_mount *m, bool append_xattr)
 {
-    struct e2e_mount *m = *state;
+    child_uses_append_xattr = append_xattr;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s", e2e_path(m, "streams/Counter"));
     int go[2], res[2];
@@ -232,6 +243,58 @@ static void test_expected_version_no_lost_update(void **state)
     free(all);
     if (conflicts > 0)
         assert_true(e2e_log_has(m, "Counter", "ECANCELED", NULL));
+}
+
+static void test_expected_version_no_lost_update(void **state)
+{
+    no_lost_update(*state, false);
+}
+
+/* the same race through user.esfs.append.N (one request per attempt) */
+static void test_append_xattr_no_lost_update(void **state)
+{
+    no_lost_update(*state, true);
+}
+
+/* user.esfs.append.N: every rule, seen through setxattr(2) */
+static void test_append_xattr_rules(void **state)
+{
+    struct e2e_mount *m = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", e2e_path(m, "streams/X"));
+    /* a new stream, through a descriptor opened with O_CREAT */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(fsetxattr(fd, "user.esfs.append.0", "a1", 2, 0), 0);
+    close(fd);
+    assert_int_equal(e2e_version(path), 1);
+    /* a mismatch appends nothing */
+    errno = 0;
+    assert_int_equal(setxattr(path, "user.esfs.append.0", "no", 2, 0), -1);
+    assert_int_equal(errno, ECANCELED);
+    assert_true(e2e_log_has(m, "X", "ECANCELED", NULL));
+    /* several lines, empty ones skipped, the last without '\n' counts */
+    const char *multi = "b1\nb2\n\nb3";
+    assert_int_equal(setxattr(path, "user.esfs.append.1", multi, strlen(multi), 0), 0);
+    assert_int_equal(setxattr(path, "user.esfs.append.any", "c1\n", 3, 0), 0);
+    /* refusals */
+    errno = 0;
+    assert_int_equal(setxattr(path, "user.esfs.append.x1", "d", 1, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(setxattr(path, "user.esfs.append.5", "\n\n", 2, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(setxattr(e2e_path(m, "all"), "user.esfs.append.any", "e", 1, 0), -1);
+    assert_true(errno == ENOTSUP || errno == EACCES || errno == EPERM);
+    size_t len;
+    char *text = e2e_read_all(path, &len);
+    assert_non_null(text);
+    const char want[] = "a1\nb1\nb2\nb3\nc1\n";
+    assert_int_equal(len, sizeof(want) - 1);
+    assert_memory_equal(text, want, len);
+    free(text);
+    assert_int_equal(e2e_version(path), 5);
 }
 
 /* ---- O_CREAT|O_EXCL ---- */
@@ -371,6 +434,8 @@ int main(void)
     e2e_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_expected_version_rules, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_append_xattr_rules, e2e_setup, e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_append_xattr_no_lost_update, e2e_setup, e2e_teardown),
         cmocka_unit_test_setup_teardown(test_expected_version_no_lost_update, e2e_setup,
                                         e2e_teardown),
         cmocka_unit_test_setup_teardown(test_esfs_append_expect_one_mib, e2e_setup, e2e_teardown),
